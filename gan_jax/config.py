@@ -1,0 +1,120 @@
+"""Configuration of a GAN: frozen, hashable, validated on creation.
+
+The defaults are the reference architecture and training of gan-jax: a
+dense generator (256-512-1024, LeakyReLU 0.2, batch norm with momentum 0.8,
+tanh output) and a dense discriminator (512-256, LeakyReLU 0.2, dropout 0.4,
+one logit), both trained with Adam (learning rate 2e-4, beta1 0.5).
+
+`GANConfig` is hashable so that it can ride along as static data in a
+`GANState` through `jax.jit`: two states with equal configs share compiled
+code, two states with different configs never do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig:
+    """Architecture and optimisation settings of one GAN.
+
+    Attributes:
+        latent_dim: size of the generator's input noise vector.
+        generator_widths: widths of the generator's hidden dense layers.
+        discriminator_widths: widths of the discriminator's hidden layers.
+        leaky_relu_slope: slope of LeakyReLU for negative inputs, both nets.
+        batch_norm_momentum: running = momentum * running + (1 - momentum) *
+            batch, as in Keras; applies to the generator's batch norms.
+        batch_norm_epsilon: added to the variance in batch norm (Keras's
+            default, 1e-3, rather than Flax's 1e-5, to match the reference).
+        dropout_rate: dropout after each hidden discriminator layer.
+        learning_rate: Adam step size, the same for both networks.
+        adam_beta1: Adam's first-moment decay.
+        adam_beta2: Adam's second-moment decay.
+        adam_epsilon: Adam's denominator offset.
+        batch_size: real rows drawn per step by `train` (and as many
+            synthetic rows generated).
+        real_target: discriminator target for real rows; below 1 is
+            one-sided label smoothing.
+        fake_target: discriminator target for synthetic rows.
+    """
+
+    latent_dim: int = 100
+    generator_widths: tuple[int, ...] = (256, 512, 1024)
+    discriminator_widths: tuple[int, ...] = (512, 256)
+    leaky_relu_slope: float = 0.2
+    batch_norm_momentum: float = 0.8
+    batch_norm_epsilon: float = 1e-3
+    dropout_rate: float = 0.4
+    learning_rate: float = 2e-4
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    batch_size: int = 64
+    real_target: float = 0.9
+    fake_target: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Lists would make the config unhashable and so unusable as static
+        # data under jit; accept any sequence and store a tuple.
+        for name in ("generator_widths", "discriminator_widths"):
+            widths = getattr(self, name)
+            if isinstance(widths, (str, bytes)) or not isinstance(
+                widths, Sequence
+            ):
+                raise ValueError(
+                    f"{name} must be a sequence of positive integers, "
+                    f"got {widths!r}"
+                )
+            object.__setattr__(self, name, tuple(widths))
+            for width in getattr(self, name):
+                _check_positive_int(name, width)
+        _check_positive_int("latent_dim", self.latent_dim)
+        _check_positive_int("batch_size", self.batch_size)
+        _check_in_range("leaky_relu_slope", self.leaky_relu_slope, 0, 1)
+        _check_in_range("batch_norm_momentum", self.batch_norm_momentum, 0, 1)
+        _check_in_range("dropout_rate", self.dropout_rate, 0, 1, upper=False)
+        _check_in_range("adam_beta1", self.adam_beta1, 0, 1, upper=False)
+        _check_in_range("adam_beta2", self.adam_beta2, 0, 1, upper=False)
+        _check_in_range("real_target", self.real_target, 0, 1)
+        _check_in_range("fake_target", self.fake_target, 0, 1)
+        for name in ("batch_norm_epsilon", "learning_rate", "adam_epsilon"):
+            value = getattr(self, name)
+            if not _is_real(value) or not value > 0 or math.isinf(value):
+                raise ValueError(
+                    f"{name} must be a positive finite number, got {value!r}"
+                )
+        if self.fake_target >= self.real_target:
+            raise ValueError(
+                "fake_target must be below real_target, got "
+                f"fake_target={self.fake_target} and "
+                f"real_target={self.real_target}"
+            )
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_in_range(
+    name: str, value: object, low: float, high: float, *, upper: bool = True
+) -> None:
+    """Checks low <= value <= high (value < high when `upper` is False)."""
+    within = (
+        _is_real(value)
+        and low <= value
+        and (value <= high if upper else value < high)
+    )
+    if not within:
+        closing = "]" if upper else ")"
+        raise ValueError(
+            f"{name} must lie in [{low}, {high}{closing}, got {value!r}"
+        )
