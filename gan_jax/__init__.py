@@ -4,6 +4,7 @@ The public API, re-exported from the modules that define it.
 """
 
 from gan_jax.config import GANConfig
+from gan_jax.data import DataError, Split, Table, load_table, split
 from gan_jax.datasets import BUILTIN_DATASET, make_fraud_like
 from gan_jax.models import Discriminator, Generator
 from gan_jax.sampling import sample
@@ -21,14 +22,19 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_DATASET",
     "METRIC_NAMES",
+    "DataError",
     "Discriminator",
     "GANConfig",
     "GANState",
     "Generator",
     "Scaler",
+    "Split",
+    "Table",
     "init_state",
+    "load_table",
     "make_fraud_like",
     "sample",
+    "split",
     "train",
     "train_step",
 ]

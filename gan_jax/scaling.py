@@ -43,17 +43,30 @@ class Scaler:
 
     def transform(self, rows: np.ndarray) -> np.ndarray:
         """Original units to scaled: (rows, features) float32."""
-        center, half_range = self._line(rows)
-        return ((_as_matrix(rows, "rows") - center) / half_range).astype(
-            np.float32
-        )
+        data_min, half_range, constant = self._line(rows)
+        rows = _as_matrix(rows, "rows")
+        # Measured from the minimum rather than from the midpoint, which
+        # need not be a float: then the minimum maps to -1 and the maximum
+        # to +1 exactly, even for a range of a few ulps such as 0.3 to
+        # 0.1 + 0.2. Halving before subtracting keeps ranges near 1e308
+        # finite.
+        # A constant feature (half-range 1, offset 0) maps to 0 exactly.
+        offset = np.where(constant, 0.0, 1.0)
+        scaled = (rows / 2 - data_min / 2) / half_range * 2 - offset
+        return scaled.astype(np.float32)
 
     def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
         """Scaled to original units: (rows, features) float64."""
-        center, half_range = self._line(scaled)
-        return _as_matrix(scaled, "scaled") * half_range + center
+        data_min, half_range, constant = self._line(scaled)
+        scaled = _as_matrix(scaled, "scaled")
+        restored = ((scaled + 1) / 2 * half_range + data_min / 2) * 2
+        # 0 maps back to a constant feature's value exactly.
+        return np.where(constant, scaled + data_min, restored)
 
-    def _line(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _line(
+        self, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The training minimum, half-range and constant-feature mask."""
         data_min, data_max = self._fitted()
         width = np.shape(rows)[-1] if np.ndim(rows) == 2 else None
         if width != len(data_min):
@@ -61,11 +74,11 @@ class Scaler:
                 f"expected (rows, {len(data_min)}) values, got shape "
                 f"{np.shape(rows)}"
             )
-        center = (data_max + data_min) / 2
-        # A constant feature gets half-range 1: its value maps to 0 exactly
-        # and 0 maps back to it.
-        half_range = np.where(data_max > data_min, (data_max - data_min) / 2, 1)
-        return center, half_range
+        # Halving before subtracting keeps huge ranges (near 1e308) finite.
+        half_range = data_max / 2 - data_min / 2
+        constant = ~(half_range > 0)
+        # A constant feature gets half-range 1, so nothing divides by 0.
+        return data_min, np.where(constant, 1.0, half_range), constant
 
     def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
         if self.data_min is None or self.data_max is None:

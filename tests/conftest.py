@@ -1,10 +1,19 @@
 """Shared test helpers: a small config, jit on and off, tree equality."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from gan_jax import GANConfig
+
+# CI must not pass or fail by luck: there hypothesis replays the same
+# examples every run. Elsewhere it keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Small enough that un-jitted, op-by-op steps stay fast; the same code paths
 # as the reference architecture (three generator layers with batch norm, two

@@ -4,8 +4,11 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from gan_jax import make_fraud_like
 from gan_jax.cli import main
 
 SMALL = ["--generator-widths", "16,16", "--discriminator-widths", "16"]
@@ -29,7 +32,9 @@ def test_train_prints_one_summary_line():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("trained 40 steps on 400 minority rows")
+    assert lines[0].startswith(
+        "trained 40 steps on 280 minority rows (training split of fraud-like)"
+    )
     assert "d_loss" in lines[0] and "g_loss" in lines[0]
     assert "Traceback" not in result.stderr
 
@@ -82,3 +87,165 @@ def test_help_lists_every_config_option(capsys):
     text = capsys.readouterr().out
     for option in ("--latent-dim", "--generator-widths", "--batch-size"):
         assert option in text
+
+
+# --- gan-jax train on a user's table -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fraud_csv(tmp_path_factory):
+    """A small labelled CSV with an id column and 100 minority rows."""
+    table = make_fraud_like(num_rows=2000, minority_fraction=0.05, seed=1)
+    table.insert(0, "transaction_id", range(len(table)))
+    path = tmp_path_factory.mktemp("data") / "transactions.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_train_reads_a_users_csv(fraud_csv):
+    result = run_cli(
+        "train",
+        "--data",
+        str(fraud_csv),
+        "--drop",
+        "transaction_id,Time",
+        "--steps",
+        "20",
+        *SMALL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "on 70 minority rows (training split of " in result.stdout
+    assert str(fraud_csv) in result.stdout
+    assert "30 held-out minority rows" in result.stdout
+
+
+def test_train_takes_string_labels_with_the_minority_named(tmp_path):
+    table = make_fraud_like(num_rows=1000, minority_fraction=0.1, seed=2)
+    table["label"] = table.pop("Class").map({0: "ok", 1: "fraud"})
+    path = tmp_path / "labelled.parquet"
+    table.to_parquet(path)
+    arguments = ["--data", str(path), "--target", "label", "--steps", "10"]
+    assert main(["train", *arguments, "--minority", "fraud", *SMALL]) == 0
+    assert main(["train", *arguments, *SMALL]) == 2
+
+
+def _write_csv(directory, name, text):
+    path = directory / name
+    path.write_text(text)
+    return str(path)
+
+
+def _bad_table_cases(directory):
+    """(arguments, a fact the one-line message must state) per bad input."""
+    header = "a,b,Class\n"
+    good_rows = "".join(f"{i},{i % 7},{int(i % 10 == 0)}\n" for i in range(100))
+    return [
+        (["--data", str(directory / "missing.csv")], "no such file"),
+        (["--data", str(directory)], "is a directory"),
+        (["--data", _write_csv(directory, "t.xlsx", "x")], "unsupported"),
+        (["--data", _write_csv(directory, "empty.csv", "")], "is empty"),
+        (["--data", _write_csv(directory, "h.csv", header)], "no rows"),
+        (
+            ["--data", _write_csv(directory, "no_target.csv", "a,b\n1,2\n")],
+            "columns: a, b",
+        ),
+        (
+            ["--data", _write_csv(directory, "one.csv", header + "1,2,0\n")],
+            "only one class",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(
+                    directory, "three.csv", header + "1,2,0\n1,2,1\n1,2,2\n"
+                ),
+            ],
+            "3 classes",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(directory, "text.csv", header + "1,x,0\n2,y,1\n"),
+            ],
+            "non-numeric feature columns: b",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(
+                    directory, "nan.csv", header + "1,,0\n2,3,1\n" + good_rows
+                ),
+            ],
+            "1 of 102 rows",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(directory, "dup.csv", "a,a,Class\n1,2,0\n3,4,1\n"),
+            ],
+            "duplicate column names: a",
+        ),
+        (
+            ["--data", _write_csv(directory, "ok.csv", header + good_rows)]
+            + ["--drop", "c"],
+            "cannot drop 'c'",
+        ),
+        (
+            ["--data", _write_csv(directory, "few.csv", header + good_rows)],
+            "at least 20",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(
+                    directory, "tiny.csv", header + "1,2,0\n3,4,0\n5,6,1\n"
+                ),
+            ],
+            "1 minority row",
+        ),
+        (
+            [
+                "--data",
+                _write_csv(directory, "missing_label.csv", header + "1,2,\n"),
+            ],
+            "missing value",
+        ),
+    ]
+
+
+def test_every_bad_table_gives_one_line_and_exit_status_2(tmp_path, capsys):
+    for arguments, fact in _bad_table_cases(tmp_path):
+        assert main(["train", *arguments, "--steps", "1"]) == 2, arguments
+        captured = capsys.readouterr()
+        assert captured.out == "", arguments
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
+        assert captured.err.startswith("gan-jax: "), captured.err
+        assert fact in captured.err, (fact, captured.err)
+
+
+def test_a_bad_table_from_the_shell_has_no_traceback(tmp_path):
+    path = _write_csv(tmp_path, "text.csv", "a,b,Class\n1,x,0\n2,y,1\n")
+    result = run_cli("train", "--data", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "categorical encoding is not supported yet" in result.stderr
+
+
+def test_drop_invalid_rows_trains_on_what_remains(fraud_csv, tmp_path):
+    table = pd.read_csv(fraud_csv)
+    table.loc[:9, "Amount"] = np.nan
+    path = tmp_path / "holes.csv"
+    table.to_csv(path, index=False)
+    arguments = ["train", "--data", str(path), "--steps", "5", *SMALL]
+    assert main(arguments) == 2
+    assert main([*arguments, "--drop-invalid-rows"]) == 0
+
+
+def test_a_line_break_in_a_column_name_still_gives_one_line(tmp_path, capsys):
+    path = tmp_path / "broken.csv"
+    path.write_text('"first\nname",Class\nx,0\ny,1\n')
+    assert main(["train", "--data", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    assert "first name" in error
