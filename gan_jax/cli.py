@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 import time
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 
 import jax
 import numpy as np
 from tqdm import tqdm
 
-from gan_jax.config import GANConfig
+from gan_jax.classifiers import CLASSIFIERS
+from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import (
     DataError,
     check_enough_minority_rows,
@@ -26,6 +29,18 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.datasets import BUILTIN_DATASET
+from gan_jax.evaluation import run_comparison
+from gan_jax.outputs import (
+    DEFAULT_RUNS_DIR,
+    OutputError,
+    atomic_directory,
+    default_run_dir,
+    fingerprint,
+    read_record,
+    run_record,
+)
+from gan_jax.oversampling import OVERSAMPLERS
+from gan_jax.report import summary_table, write_report
 from gan_jax.sampling import sample
 from gan_jax.scaling import Scaler
 from gan_jax.training import init_state, train
@@ -54,8 +69,14 @@ def _parse_widths(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per `GANConfig` field, named and defaulted as the field."""
+def _add_config_options(
+    parser: argparse.ArgumentParser, *, unset_default: bool = False
+) -> None:
+    """One option per `GANConfig` field, named and defaulted as the field.
+
+    With `unset_default`, options not given are None, so that a command can
+    tell them from the defaults (`run --config` refuses them).
+    """
     group = parser.add_argument_group("GAN configuration (GANConfig)")
     hints = typing.get_type_hints(GANConfig)
     for field in dataclasses.fields(GANConfig):
@@ -70,7 +91,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             "--" + field.name.replace("_", "-"),
             dest=field.name,
             type=parse,
-            default=field.default,
+            default=None if unset_default else field.default,
             metavar=field.name.upper(),
             help=f"default: {shown}",
         )
@@ -80,11 +101,13 @@ def _parse_names(text: str) -> list[str]:
     return [name for name in text.split(",") if name]
 
 
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
+def _add_data_options(
+    parser: argparse.ArgumentParser, *, unset_default: bool = False
+) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(
         "--data",
-        default=BUILTIN_DATASET,
+        default=None if unset_default else BUILTIN_DATASET,
         metavar="PATH",
         help=".csv, .parquet or .npz file (X and y arrays), or the built-in "
         f"dataset; default: {BUILTIN_DATASET}",
@@ -98,7 +121,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--drop",
         type=_parse_names,
         action="extend",
-        default=[],
+        default=None if unset_default else [],
         metavar="COLUMNS",
         help="comma-separated columns to leave out (an id, an index)",
     )
@@ -111,12 +134,13 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--drop-invalid-rows",
         action="store_true",
+        default=None if unset_default else False,
         help="drop rows with missing or infinite features instead of stopping",
     )
     group.add_argument(
         "--test-size",
         type=float,
-        default=0.3,
+        default=None if unset_default else 0.3,
         metavar="SHARE",
         help="share of each class held out for testing; default: 0.3",
     )
@@ -126,6 +150,7 @@ def _config_from(args: argparse.Namespace) -> GANConfig:
     values = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(GANConfig)
+        if getattr(args, field.name) is not None
     }
     try:
         return GANConfig(**values)
@@ -168,7 +193,105 @@ def _build_parser() -> argparse.ArgumentParser:
         help="root seed of the split and the GAN; default: 0",
     )
     _add_config_options(train_parser)
+
+    run_parser = commands.add_parser(
+        "run",
+        help="compare GAN augmentation with no augmentation and classical "
+        "oversamplers",
+        description=(
+            "For each seed: split the table, fit every oversampler on the "
+            "training split, fit every classifier on each result, and score "
+            "it on the untouched test split; then aggregate over seeds, test "
+            "the differences and write a report."
+        ),
+    )
+    _add_data_options(run_parser, unset_default=True)
+    _add_run_options(run_parser)
+    _add_config_options(run_parser, unset_default=True)
     return parser
+
+
+def _parse_list(known: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name for name in text.split(",") if name)
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(unknown) or '(none given)'}; "
+                f"choose from {','.join(known)}"
+            )
+        return names
+
+    return parse
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    defaults = RunSettings()
+    group = parser.add_argument_group("comparison")
+    group.add_argument(
+        "--oversamplers",
+        type=_parse_list(OVERSAMPLERS),
+        metavar="NAMES",
+        help=f"default: {','.join(defaults.oversamplers)}",
+    )
+    group.add_argument(
+        "--classifiers",
+        type=_parse_list(CLASSIFIERS),
+        metavar="NAMES",
+        help=f"default: {','.join(defaults.classifiers)}",
+    )
+    group.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help=f"repetitions, seed S, S+1, ...; default: {defaults.num_seeds}",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help=f"base seed; default: {defaults.seed}",
+    )
+    group.add_argument(
+        "--ratio",
+        type=float,
+        metavar="R",
+        help="minority / majority rows after oversampling; default: "
+        f"{defaults.ratio}",
+    )
+    group.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help=f"GAN training steps; default: {defaults.gan_steps}",
+    )
+    group.add_argument(
+        "--class-weight",
+        choices=("reference", "balanced"),
+        help="weights of the class-weight oversampler: reference {0: 1, "
+        "1: 10} or balanced; default: reference",
+    )
+    group = parser.add_argument_group("execution")
+    group.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="worker processes for the fits (-1: every core; results do "
+        "not depend on it); default: -1",
+    )
+    group.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"output folder; default: a new folder in {DEFAULT_RUNS_DIR}",
+    )
+    group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="repeat the run recorded in FILE (a run's config.json)",
+    )
 
 
 def _train_command(args: argparse.Namespace) -> None:
@@ -242,7 +365,155 @@ def _print_one_line(message: str) -> None:
     print(" ".join(message.split("\n")), file=sys.stderr)
 
 
-_COMMANDS = {"train": _train_command}
+_DATA_OPTIONS = ("data", "target", "drop", "minority", "drop_invalid_rows")
+_RUN_OPTIONS = (
+    "oversamplers",
+    "classifiers",
+    "seeds",
+    "seed",
+    "ratio",
+    "steps",
+    "class_weight",
+    "test_size",
+)
+
+
+def _run_inputs(args: argparse.Namespace):
+    """The data options, settings and expected fingerprint of a run."""
+    given = [
+        name
+        for name in (
+            *_DATA_OPTIONS,
+            *_RUN_OPTIONS,
+            *(field.name for field in dataclasses.fields(GANConfig)),
+        )
+        if getattr(args, name) is not None
+    ]
+    if args.config is not None:
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise UsageError(
+                f"gan-jax run: --config repeats a recorded run; it takes "
+                f"only --out and --jobs, not {flags}"
+            )
+        return read_record(args.config)
+
+    source = args.data or BUILTIN_DATASET
+    if source != BUILTIN_DATASET and Path(source).exists():
+        # Recorded absolute, so that --config works from any folder.
+        source = str(Path(source).resolve())
+    data_options = {
+        "source": source,
+        "target": args.target,
+        "drop": list(args.drop or []),
+        "minority": args.minority,
+        "drop_invalid_rows": bool(args.drop_invalid_rows),
+    }
+    values = {
+        "oversamplers": args.oversamplers,
+        "classifiers": args.classifiers,
+        "num_seeds": args.seeds,
+        "seed": args.seed,
+        "ratio": args.ratio,
+        "gan_steps": args.steps,
+        "class_weight": args.class_weight,
+        "test_size": args.test_size,
+    }
+    try:
+        settings = RunSettings(
+            **{k: v for k, v in values.items() if v is not None},
+            gan=_config_from(args),
+        )
+    except ValueError as error:
+        raise UsageError(f"gan-jax run: {error}") from None
+    return data_options, settings, None
+
+
+class _RunProgress:
+    """Progress bars of a run: GANs first, then the grid of fits."""
+
+    def __init__(self, settings: RunSettings, num_fits: int) -> None:
+        self.num_gans = (
+            settings.num_seeds if "gan" in settings.oversamplers else 0
+        )
+        self.num_fits = num_fits
+        self.gan_bar = self.fit_bar = None
+        if self.num_gans:
+            self.gan_bar = tqdm(
+                total=self.num_gans,
+                unit="GAN",
+                desc="training GANs",
+                file=sys.stderr,
+            )
+
+    def gan_trained(self, seed: int) -> None:
+        self.gan_bar.update()
+        if self.gan_bar.n == self.num_gans:
+            self.gan_bar.close()
+
+    def fit_done(self, row: dict) -> None:
+        # Made on the first fit, so that it does not sit under the GAN bar.
+        if self.fit_bar is None:
+            self.fit_bar = tqdm(
+                total=self.num_fits, unit="fit", desc="fits", file=sys.stderr
+            )
+        self.fit_bar.update()
+
+    def __enter__(self) -> _RunProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for bar in (self.gan_bar, self.fit_bar):
+            if bar is not None:
+                bar.close()
+
+
+def _run_command(args: argparse.Namespace) -> None:
+    if args.jobs == 0 or args.jobs < -1:
+        raise UsageError(
+            f"gan-jax run: --jobs must be >= 1 or -1, got {args.jobs}"
+        )
+    data_options, settings, expected_fingerprint = _run_inputs(args)
+    options = dict(data_options)
+    table = load_table(options.pop("source"), **options)
+    if expected_fingerprint and fingerprint(table) != expected_fingerprint:
+        raise DataError(
+            f"{table.source} is not the data the recorded run used (its "
+            "fingerprint differs); the run cannot be repeated on it"
+        )
+    out = args.out or default_run_dir(table.source)
+
+    num_fits = (
+        settings.num_seeds
+        * len(settings.oversamplers)
+        * len(settings.classifiers)
+    )
+    with atomic_directory(out) as scratch:
+        bars = _RunProgress(settings, num_fits)
+        with bars:
+            result = run_comparison(
+                table,
+                settings,
+                jobs=args.jobs,
+                on_gan_trained=bars.gan_trained,
+                on_fit_done=bars.fit_done,
+            )
+        result.metrics.to_csv(scratch / "metrics.csv", index=False)
+        record = run_record(table, data_options, settings)
+        (scratch / "config.json").write_text(json.dumps(record, indent=2))
+        write_report(
+            result,
+            settings,
+            scratch,
+            title=f"gan-jax run on {table.source}",
+            data_description=repr(table),
+            feature_names=table.feature_names,
+        )
+    print(summary_table(result))
+    print(f"wrote {out}")
+
+
+_COMMANDS = {"train": _train_command, "run": _run_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _print_one_line(str(error))
         return EXIT_USAGE
-    except DataError as error:
+    except (DataError, OutputError) as error:
         _print_one_line(f"gan-jax: {error}")
         return EXIT_USAGE
     except KeyboardInterrupt:

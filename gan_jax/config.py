@@ -118,3 +118,76 @@ def _check_in_range(
         raise ValueError(
             f"{name} must lie in [{low}, {high}{closing}, got {value!r}"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides the results of `gan-jax run`.
+
+    Attributes:
+        oversamplers: names from `gan_jax.oversampling.OVERSAMPLERS`.
+        classifiers: names from `gan_jax.classifiers.CLASSIFIERS`.
+        num_seeds: how many seeds; seed i is `seed + i` and fixes the split,
+            the GAN's key and every random state of that repetition.
+        seed: the base seed.
+        test_size: share of each class held out for testing.
+        ratio: minority / majority after oversampling.
+        gan_steps: training steps of each seed's GAN.
+        class_weight: "reference" ({0: 1, 1: 10}) or "balanced".
+        gan: the GAN's configuration.
+    """
+
+    oversamplers: tuple[str, ...] = (
+        "none",
+        "class-weight",
+        "random",
+        "smote",
+        "borderline-smote",
+        "adasyn",
+        "gan",
+    )
+    classifiers: tuple[str, ...] = (
+        "logistic-regression",
+        "random-forest",
+        "hist-gradient-boosting",
+    )
+    num_seeds: int = 3
+    seed: int = 0
+    test_size: float = 0.3
+    ratio: float = 0.1
+    gan_steps: int = 1000
+    class_weight: str = "reference"
+    gan: GANConfig = GANConfig()
+
+    def __post_init__(self) -> None:
+        for name in ("oversamplers", "classifiers"):
+            names = getattr(self, name)
+            if isinstance(names, str) or not names:
+                raise ValueError(f"{name} must be a non-empty list of names")
+            object.__setattr__(self, name, tuple(names))
+            repeated = {n for n in names if list(names).count(n) > 1}
+            if repeated:
+                raise ValueError(
+                    f"{name} lists {', '.join(sorted(repeated))} twice"
+                )
+        _check_positive_int("num_seeds", self.num_seeds)
+        _check_positive_int("gan_steps", self.gan_steps)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not (_is_real(self.test_size) and 0 < self.test_size < 1):
+            raise ValueError(
+                f"test_size must lie in (0, 1), got {self.test_size!r}"
+            )
+        if not (_is_real(self.ratio) and 0 < self.ratio <= 1):
+            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
+        if self.class_weight not in ("reference", "balanced"):
+            raise ValueError(
+                "class_weight must be 'reference' or 'balanced', got "
+                f"{self.class_weight!r}"
+            )
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.seed, self.seed + self.num_seeds))

@@ -1,5 +1,6 @@
 """End-to-end tests of the `gan-jax` command, run as a user runs it."""
 
+import json
 import re
 import subprocess
 import sys
@@ -249,3 +250,142 @@ def test_a_line_break_in_a_column_name_still_gives_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert len(error.strip().splitlines()) == 1
     assert "first name" in error
+
+
+# --- gan-jax run --------------------------------------------------------------
+
+FAST_RUN = [
+    "--classifiers",
+    "logistic-regression,hist-gradient-boosting",
+    "--steps",
+    "30",
+    "--jobs",
+    "2",
+    *SMALL,
+]
+
+RUN_FILES = {
+    "config.json",
+    "metrics.csv",
+    "summary.csv",
+    "report.md",
+    "figures/precision_recall.png",
+    "figures/auprc_by_method.png",
+    "figures/gan_losses.png",
+    "figures/real_vs_synthetic_pca.png",
+    "figures/feature_histograms.png",
+    "figures/confusion_matrices.png",
+}
+
+
+def _files(folder):
+    return {
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(fraud_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "first"
+    result = run_cli(
+        "run",
+        "--data",
+        str(fraud_csv),
+        "--drop",
+        "transaction_id",
+        "--out",
+        str(out),
+        *FAST_RUN,
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_run_writes_every_output_file(finished_run):
+    out, result = finished_run
+    assert _files(out) == RUN_FILES
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert len(metrics) == 3 * 7 * 2
+    assert f"wrote {out}" in result.stdout
+    assert "GAN augmentation" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_rerunning_a_config_gives_the_same_metrics(finished_run, tmp_path):
+    out, _ = finished_run
+    again = tmp_path / "again"
+    result = run_cli(
+        "run",
+        "--config",
+        str(out / "config.json"),
+        "--out",
+        str(again),
+        "--jobs",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    first = pd.read_csv(out / "metrics.csv").drop(columns="fit_seconds")
+    second = pd.read_csv(again / "metrics.csv").drop(columns="fit_seconds")
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_config_takes_no_other_settings(finished_run, capsys):
+    out, _ = finished_run
+    code = main(["run", "--config", str(out / "config.json"), "--seeds", "5"])
+    assert code == 2
+    assert "--seeds" in capsys.readouterr().err
+
+
+def test_config_of_changed_data_is_refused(finished_run, tmp_path, capsys):
+    out, _ = finished_run
+    record = json.loads((out / "config.json").read_text())
+    changed = pd.read_csv(record["data"]["source"])
+    changed.loc[0, "Amount"] += 1
+    path = tmp_path / "changed.csv"
+    changed.to_csv(path, index=False)
+    record["data"]["source"] = str(path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(record))
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert "fingerprint differs" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_to_overwrite_a_finished_run(finished_run, capsys):
+    out, _ = finished_run
+    assert main(["run", "--out", str(out), *FAST_RUN]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--oversamplers", "smoat"], "smoat"),
+        (["--classifiers", "svm"], "svm"),
+        (["--ratio", "0"], "ratio"),
+        (["--seeds", "0"], "num_seeds"),
+        (["--jobs", "0"], "--jobs"),
+        (["--config", "missing.json"], "no such file"),
+    ],
+)
+def test_bad_run_options_give_one_line_and_exit_2(
+    arguments, message, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    assert main(["run", *arguments, "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    assert message in error
+    assert not out.exists()
+
+
+def test_a_failed_run_leaves_no_output_folder(tmp_path, capsys):
+    path = tmp_path / "few.csv"
+    rows = "".join(f"{i},{i % 7},{int(i % 10 == 0)}\n" for i in range(100))
+    path.write_text("a,b,Class\n" + rows)
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(path), "--out", str(out)]) == 2
+    assert "at least 20" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [path]

@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+from conftest import SMALL_CONFIG
+
+from gan_jax import evaluation, load_table, make_fraud_like
+from gan_jax.classifiers import fit_classifier, make_classifier
+from gan_jax.config import RunSettings
+from gan_jax.evaluation import (
+    METRIC_COLUMNS,
+    classification_metrics,
+    run_comparison,
+)
+from gan_jax.oversampling import OVERSAMPLERS, GANOversampler
+
+FAST = RunSettings(
+    classifiers=("logistic-regression", "hist-gradient-boosting"),
+    num_seeds=2,
+    gan_steps=20,
+    ratio=0.2,
+    gan=SMALL_CONFIG,
+)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_table(
+        make_fraud_like(num_rows=1500, minority_fraction=0.05, seed=5)
+    )
+
+
+def test_classification_metrics_match_hand_computed_values():
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.6, 0.3, 0.8, 0.4])
+    metrics = classification_metrics(labels, scores)
+    # At 0.5: one true positive (0.8), one false positive (0.6), one false
+    # negative (0.4), three true negatives.
+    assert (metrics["tn"], metrics["fp"], metrics["fn"], metrics["tp"]) == (
+        3,
+        1,
+        1,
+        1,
+    )
+    assert metrics["precision"] == pytest.approx(0.5)
+    assert metrics["recall"] == pytest.approx(0.5)
+    assert metrics["f1"] == pytest.approx(0.5)
+    # Ranked: 0.8 (pos), 0.6 (neg), 0.4 (pos): AP = 1/2 * (1 + 2/3).
+    assert metrics["auprc"] == pytest.approx((1 + 2 / 3) / 2)
+    # 7 of the 8 (positive, negative) pairs are ordered correctly.
+    assert metrics["roc_auc"] == pytest.approx(7 / 8)
+    # Precision 0.9 is reached only at the top row: recall 1/2.
+    assert metrics["recall_at_precision_90"] == pytest.approx(0.5)
+
+
+def test_recall_at_precision_90_is_zero_when_never_reached():
+    labels = np.array([0, 1, 0, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.1])
+    assert classification_metrics(labels, scores)["recall_at_precision_90"] == 0
+
+
+def test_every_fit_gives_one_row_with_every_column(table):
+    result = run_comparison(table, FAST)
+    metrics = result.metrics
+    assert list(metrics.columns) == list(METRIC_COLUMNS)
+    assert len(metrics) == 2 * len(OVERSAMPLERS) * 2
+    assert set(metrics["oversampler"]) == set(OVERSAMPLERS)
+    assert metrics[["auprc", "roc_auc"]].notna().all().all()
+    gan_rows = metrics[metrics["oversampler"] == "gan"]
+    assert (gan_rows["n_synthetic"] > 0).all()
+    assert set(result.gans) == {0, 1}
+    assert len(result.curves) == len(OVERSAMPLERS) * 2
+
+
+def _without_timing(metrics):
+    return metrics.drop(columns="fit_seconds")
+
+
+def test_same_settings_give_the_same_metrics(table):
+    first = run_comparison(table, FAST).metrics
+    second = run_comparison(table, FAST).metrics
+    assert _without_timing(first).equals(_without_timing(second))
+
+
+def test_a_different_base_seed_gives_different_metrics(table):
+    first = run_comparison(table, FAST).metrics
+    other = run_comparison(
+        table, RunSettings(**{**FAST.__dict__, "seed": 7})
+    ).metrics
+    assert not np.array_equal(first["auprc"], other["auprc"])
+
+
+def test_metrics_do_not_depend_on_the_number_of_jobs(table):
+    settings = RunSettings(
+        **{**FAST.__dict__, "oversamplers": ("none", "smote", "gan")}
+    )
+    one = run_comparison(table, settings, jobs=1).metrics
+    two = run_comparison(table, settings, jobs=2).metrics
+    assert _without_timing(one).equals(_without_timing(two))
+
+
+def test_no_test_row_ever_reaches_a_fit(table, monkeypatch):
+    seen_by_fits = []
+    scored = []
+
+    class SpyClassifier:
+        def __init__(self, name, seed):
+            self.model = make_classifier(name, seed)
+
+        def fit(self, features, labels, sample_weight=None):
+            seen_by_fits.append(np.asarray(features))
+            fit_classifier(self.model, features, labels, sample_weight)
+            return self
+
+        def predict_proba(self, features):
+            scored.append(np.asarray(features))
+            return self.model.predict_proba(features)
+
+    real_resample = evaluation.resample
+
+    def spy_resample(name, features, labels, **kwargs):
+        seen_by_fits.append(np.asarray(features))
+        return real_resample(name, features, labels, **kwargs)
+
+    class SpyGAN(GANOversampler):
+        def _fit_resample(self, X, y):
+            seen_by_fits.append(np.asarray(X))
+            return super()._fit_resample(X, y)
+
+    monkeypatch.setattr(evaluation, "make_classifier", SpyClassifier)
+    monkeypatch.setattr(evaluation, "resample", spy_resample)
+    monkeypatch.setattr(evaluation, "GANOversampler", SpyGAN)
+    # One seed: another seed's split may rightly train on these test rows.
+    run_comparison(table, RunSettings(**{**FAST.__dict__, "num_seeds": 1}))
+
+    test_rows = {row.tobytes() for rows in scored for row in rows}
+    assert len(seen_by_fits) > len(OVERSAMPLERS)
+    for rows in seen_by_fits:
+        assert not test_rows & {row.tobytes() for row in rows}
+    # Only the test split is scored: 30 % of the table.
+    assert {len(rows) for rows in scored} == {450}
+
+
+def test_unknown_names_are_rejected_before_any_work(table):
+    with pytest.raises(ValueError, match="smoat"):
+        run_comparison(
+            table, RunSettings(**{**FAST.__dict__, "oversamplers": ("smoat",)})
+        )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_seeds", 0),
+        ("ratio", 0.0),
+        ("ratio", 1.5),
+        ("test_size", 1.0),
+        ("gan_steps", 0),
+        ("seed", -1),
+        ("class_weight", "heavy"),
+        ("oversamplers", ()),
+        ("classifiers", ("random-forest", "random-forest")),
+    ],
+)
+def test_bad_run_settings_are_rejected(field, value):
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        RunSettings(**{field: value})
