@@ -3,10 +3,12 @@
 The public API, re-exported from the modules that define it.
 """
 
-from gan_jax.config import GANConfig
+from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import DataError, Split, Table, load_table, split
 from gan_jax.datasets import BUILTIN_DATASET, make_fraud_like
+from gan_jax.evaluation import RunResult, run_comparison
 from gan_jax.models import Discriminator, Generator
+from gan_jax.oversampling import GANOversampler
 from gan_jax.sampling import sample
 from gan_jax.scaling import Scaler
 from gan_jax.training import (
@@ -25,14 +27,18 @@ __all__ = [
     "DataError",
     "Discriminator",
     "GANConfig",
+    "GANOversampler",
     "GANState",
     "Generator",
+    "RunResult",
+    "RunSettings",
     "Scaler",
     "Split",
     "Table",
     "init_state",
     "load_table",
     "make_fraud_like",
+    "run_comparison",
     "sample",
     "split",
     "train",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gan_jax.models import Generator
-from gan_jax.training import GANState
+from gan_jax.training import GANState, check_count
 
 #: Rows generated per compiled call: bounds memory for any `num_rows` and
 #: compiles one program whatever the number of rows asked for.
@@ -42,14 +41,7 @@ def sample(state: GANState, num_rows: int, key: jax.Array) -> jax.Array:
     Returns:
         (num_rows, num_features) float32 rows in [-1, 1].
     """
-    if (
-        not isinstance(num_rows, (int, np.integer))
-        or isinstance(num_rows, bool)
-        or num_rows < 0
-    ):
-        raise ValueError(
-            f"num_rows must be a non-negative integer, got {num_rows!r}"
-        )
+    check_count("num_rows", num_rows, minimum=0)
     num_blocks = -(-int(num_rows) // SAMPLE_BLOCK_ROWS)
     blocks = [
         _generate_block(state, jax.random.fold_in(key, index))

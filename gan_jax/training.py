@@ -374,8 +374,8 @@ def train(
         The state after training, and the history: each metric of
         `METRIC_NAMES` as a float32 array of shape (num_steps,).
     """
-    _check_count("num_steps", num_steps, minimum=0)
-    _check_count("chunk_size", chunk_size, minimum=1)
+    check_count("num_steps", num_steps, minimum=0)
+    check_count("chunk_size", chunk_size, minimum=1)
     data = jnp.asarray(data, jnp.float32)
     if data.ndim != 2 or data.shape[0] == 0:
         raise ValueError(
@@ -419,7 +419,8 @@ def train(
     return state, history
 
 
-def _check_count(name: str, value: object, *, minimum: int) -> None:
+def check_count(name: str, value: object, *, minimum: int) -> None:
+    """Raises ValueError unless `value` is an integer >= `minimum`."""
     if (
         not isinstance(value, (int, np.integer))
         or isinstance(value, bool)

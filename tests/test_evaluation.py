@@ -3,7 +3,7 @@ import pytest
 from conftest import SMALL_CONFIG
 
 from gan_jax import evaluation, load_table, make_fraud_like
-from gan_jax.classifiers import fit_classifier, make_classifier
+from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
 from gan_jax.evaluation import (
     METRIC_COLUMNS,
@@ -163,3 +163,9 @@ def test_unknown_names_are_rejected_before_any_work(table):
 def test_bad_run_settings_are_rejected(field, value):
     with pytest.raises(ValueError, match=field.split("_")[0]):
         RunSettings(**{field: value})
+
+
+def test_run_settings_default_to_every_oversampler_and_classifier():
+    # config.py may not import the registries, so it repeats their names.
+    assert RunSettings().oversamplers == OVERSAMPLERS
+    assert RunSettings().classifiers == CLASSIFIERS
