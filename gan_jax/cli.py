@@ -29,7 +29,7 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.datasets import BUILTIN_DATASET
-from gan_jax.evaluation import run_comparison
+from gan_jax.evaluation import run_comparison, split_for_run
 from gan_jax.outputs import (
     DEFAULT_RUNS_DIR,
     OutputError,
@@ -481,6 +481,9 @@ def _run_command(args: argparse.Namespace) -> None:
             f"{table.source} is not the data the recorded run used (its "
             "fingerprint differs); the run cannot be repeated on it"
         )
+    # Every check before the progress bars, so that bad input ends in one
+    # line and nothing else.
+    split_for_run(table, settings)
     out = args.out or default_run_dir(table.source)
 
     num_fits = (

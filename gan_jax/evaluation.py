@@ -27,7 +27,13 @@ from threadpoolctl import threadpool_limits
 
 from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
-from gan_jax.data import Table, check_enough_minority_rows, split
+from gan_jax.data import (
+    DataError,
+    Split,
+    Table,
+    check_enough_minority_rows,
+    split,
+)
 from gan_jax.oversampling import (
     OVERSAMPLERS,
     GANOversampler,
@@ -188,6 +194,26 @@ def train_seed_gan(train: Table, seed: int, settings: RunSettings) -> SeedGAN:
     return SeedGAN(history, train.minority_features, synthetic)
 
 
+def split_for_run(table: Table, settings: RunSettings) -> dict[int, Split]:
+    """Each seed's split, after checking that the run can be done at all.
+
+    Raises:
+        ValueError: an unknown oversampler or classifier name.
+        DataError: a training split with too few minority rows, or a ratio
+            that adds no rows.
+    """
+    _check_names(settings.oversamplers, OVERSAMPLERS, "oversampler")
+    _check_names(settings.classifiers, CLASSIFIERS, "classifier")
+    splits = {
+        seed: split(table, test_size=settings.test_size, seed=seed)
+        for seed in settings.seeds
+    }
+    for parts in splits.values():
+        check_enough_minority_rows(parts.train, what="training split")
+        _check_ratio_adds_rows(parts.train, settings)
+    return splits
+
+
 def run_comparison(
     table: Table,
     settings: RunSettings,
@@ -209,14 +235,7 @@ def run_comparison(
     Returns:
         The metrics of every fit and what the report needs besides.
     """
-    _check_names(settings.oversamplers, OVERSAMPLERS, "oversampler")
-    _check_names(settings.classifiers, CLASSIFIERS, "classifier")
-    splits = {
-        seed: split(table, test_size=settings.test_size, seed=seed)
-        for seed in settings.seeds
-    }
-    for parts in splits.values():
-        check_enough_minority_rows(parts.train, what="training split")
+    splits = split_for_run(table, settings)
 
     gans = {}
     if "gan" in settings.oversamplers:
@@ -258,6 +277,22 @@ def run_comparison(
             on_fit_done(row)
     metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     return RunResult(metrics=metrics, gans=gans, curves=curves)
+
+
+def _check_ratio_adds_rows(train: Table, settings: RunSettings) -> None:
+    """Refuses a ratio that the training rows already reach.
+
+    Every oversampler that adds rows would then add none and repeat `none`,
+    and the comparison would look like a tie instead of saying nothing.
+    """
+    adding = set(settings.oversamplers) - {"none", "class-weight"}
+    if adding and num_rows_to_add(train.labels, settings.ratio) == 0:
+        current = train.num_minority / (train.num_rows - train.num_minority)
+        raise DataError(
+            f"ratio {settings.ratio} adds no rows: the training split of "
+            f"{train.source} already has {current:.3f} minority rows per "
+            "majority row; choose a larger --ratio"
+        )
 
 
 def _check_names(names, known, kind: str) -> None:

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from gan_jax.classifiers import CLASSIFIERS
 from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import Table
+from gan_jax.oversampling import OVERSAMPLERS
 
 #: Where runs write unless told otherwise, relative to the working folder.
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
@@ -143,6 +145,15 @@ def read_record(path: Path) -> tuple[dict[str, Any], RunSettings, str]:
         raise OutputError(
             f"{path} is not a usable gan-jax run record ({error})"
         ) from None
+    for names, known in (
+        (settings.oversamplers, OVERSAMPLERS),
+        (settings.classifiers, CLASSIFIERS),
+    ):
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise OutputError(
+                f"{path} names unknown methods: {', '.join(unknown)}"
+            )
     expected = data.pop("fingerprint", None)
     for key in ("rows", "features", "minority_rows"):
         data.pop(key, None)

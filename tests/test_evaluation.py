@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_CONFIG
 
-from gan_jax import evaluation, load_table, make_fraud_like
+from gan_jax import DataError, evaluation, load_table, make_fraud_like
 from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
 from gan_jax.evaluation import (
@@ -169,3 +169,17 @@ def test_run_settings_default_to_every_oversampler_and_classifier():
     # config.py may not import the registries, so it repeats their names.
     assert RunSettings().oversamplers == OVERSAMPLERS
     assert RunSettings().classifiers == CLASSIFIERS
+
+
+def test_a_ratio_the_training_rows_already_reach_is_refused(table):
+    # 5 % minority: 0.0526 minority rows per majority row.
+    with pytest.raises(DataError, match="adds no rows"):
+        run_comparison(table, RunSettings(**{**FAST.__dict__, "ratio": 0.05}))
+    weights_only = RunSettings(
+        **{
+            **FAST.__dict__,
+            "ratio": 0.05,
+            "oversamplers": ("none", "class-weight"),
+        }
+    )
+    assert len(run_comparison(table, weights_only).metrics) == 2 * 2 * 2

@@ -106,3 +106,12 @@ def test_a_broken_record_gives_its_error(tmp_path, content):
 def test_a_missing_record_gives_its_error(tmp_path):
     with pytest.raises(OutputError, match="no such file"):
         read_record(tmp_path / "config.json")
+
+
+def test_a_record_naming_an_unknown_method_is_refused(table, tmp_path):
+    record = run_record(table, {"source": "fraud-like"}, RunSettings())
+    record["settings"]["oversamplers"] = ["none", "magic"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(OutputError, match="unknown methods: magic"):
+        read_record(path)
