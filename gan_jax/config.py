@@ -154,7 +154,7 @@ class RunSettings:
     num_seeds: int = 3
     seed: int = 0
     test_size: float = 0.3
-    ratio: float = 0.1
+    ratio: float = 0.25
     gan_steps: int = 1000
     class_weight: str = "reference"
     gan: GANConfig = GANConfig()
