@@ -433,22 +433,24 @@ class _RunProgress:
     """Progress bars of a run: GANs first, then the grid of fits."""
 
     def __init__(self, settings: RunSettings, num_fits: int) -> None:
-        self.num_gans = (
-            settings.num_seeds if "gan" in settings.oversamplers else 0
+        self.gan_steps = (
+            settings.num_seeds * settings.gan_steps
+            if "gan" in settings.oversamplers
+            else 0
         )
         self.num_fits = num_fits
         self.gan_bar = self.fit_bar = None
-        if self.num_gans:
+        if self.gan_steps:
             self.gan_bar = tqdm(
-                total=self.num_gans,
-                unit="GAN",
-                desc="training GANs",
+                total=self.gan_steps,
+                unit="step",
+                desc=f"training {settings.num_seeds} GANs",
                 file=sys.stderr,
             )
 
-    def gan_trained(self, seed: int) -> None:
-        self.gan_bar.update()
-        if self.gan_bar.n == self.num_gans:
+    def gan_steps_done(self, steps: int) -> None:
+        self.gan_bar.update(steps)
+        if self.gan_bar.n == self.gan_steps:
             self.gan_bar.close()
 
     def fit_done(self, row: dict) -> None:
@@ -498,7 +500,7 @@ def _run_command(args: argparse.Namespace) -> None:
                 table,
                 settings,
                 jobs=args.jobs,
-                on_gan_trained=bars.gan_trained,
+                on_gan_steps=bars.gan_steps_done,
                 on_fit_done=bars.fit_done,
             )
         result.metrics.to_csv(scratch / "metrics.csv", index=False)

@@ -177,14 +177,27 @@ def evaluate_fit(
     return row, scores
 
 
-def train_seed_gan(train: Table, seed: int, settings: RunSettings) -> SeedGAN:
-    """Trains one seed's GAN on the training split's minority rows."""
+def train_seed_gan(
+    train: Table,
+    seed: int,
+    settings: RunSettings,
+    *,
+    on_steps: Callable[[int], None] | None = None,
+) -> SeedGAN:
+    """Trains one seed's GAN on the training split's minority rows.
+
+    `on_steps`, if given, is called with the number of steps of each chunk
+    as training goes.
+    """
     to_add = num_rows_to_add(train.labels, settings.ratio)
     oversampler = GANOversampler(
         sampling_strategy={1: train.num_minority + to_add},
         random_state=seed,
         config=settings.gan,
         num_steps=settings.gan_steps,
+        callback=None
+        if on_steps is None
+        else lambda state, metrics: on_steps(len(metrics["d_loss"])),
     )
     oversampler.fit_resample(train.features, train.labels)
     synthetic = oversampler.synthetic_.get(
@@ -219,7 +232,7 @@ def run_comparison(
     settings: RunSettings,
     *,
     jobs: int = 1,
-    on_gan_trained: Callable[[int], None] | None = None,
+    on_gan_steps: Callable[[int], None] | None = None,
     on_fit_done: Callable[[dict], None] | None = None,
 ) -> RunResult:
     """Runs the whole grid: seeds x oversamplers x classifiers.
@@ -229,7 +242,8 @@ def run_comparison(
         settings: what to compare, and how.
         jobs: worker processes for the grid of fits (results do not depend
             on it); -1 uses every core.
-        on_gan_trained: called with the seed after each GAN is trained.
+        on_gan_steps: called with the number of GAN steps just taken, a
+            chunk at a time, while the seeds' GANs train.
         on_fit_done: called with each metrics row as it arrives.
 
     Returns:
@@ -240,9 +254,9 @@ def run_comparison(
     gans = {}
     if "gan" in settings.oversamplers:
         for seed, parts in splits.items():
-            gans[seed] = train_seed_gan(parts.train, seed, settings)
-            if on_gan_trained is not None:
-                on_gan_trained(seed)
+            gans[seed] = train_seed_gan(
+                parts.train, seed, settings, on_steps=on_gan_steps
+            )
 
     tasks = [
         (seed, oversampler, classifier)

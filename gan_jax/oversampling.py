@@ -193,6 +193,8 @@ class GANOversampler(BaseOverSampler):
         config: the GAN's configuration (the reference GAN by default).
         num_steps: training steps per GAN.
         chunk_size: steps per compiled call (does not change results).
+        callback: passed to `gan_jax.train`, called after each chunk with
+            the state and the chunk's metrics (progress bars).
 
     Attributes:
         states_: the trained `GANState` per resampled class.
@@ -206,6 +208,7 @@ class GANOversampler(BaseOverSampler):
         "config": [GANConfig, None],
         "num_steps": [numbers.Integral],
         "chunk_size": [numbers.Integral],
+        "callback": [callable, None],
     }
 
     def __init__(
@@ -216,12 +219,14 @@ class GANOversampler(BaseOverSampler):
         config: GANConfig | None = None,
         num_steps: int = 1000,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        callback=None,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
         self.config = config
         self.num_steps = num_steps
         self.chunk_size = chunk_size
+        self.callback = callback
 
     def _root_key(self) -> jax.Array:
         if self.random_state is None:
@@ -253,6 +258,7 @@ class GANOversampler(BaseOverSampler):
                 self.num_steps,
                 train_key,
                 chunk_size=self.chunk_size,
+                callback=self.callback,
             )
             synthetic = scaler.inverse_transform(
                 np.asarray(sample(state, count, sample_key))

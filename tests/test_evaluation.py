@@ -183,3 +183,13 @@ def test_a_ratio_the_training_rows_already_reach_is_refused(table):
         }
     )
     assert len(run_comparison(table, weights_only).metrics) == 2 * 2 * 2
+
+
+def test_gan_progress_reports_every_step_of_every_seed(table):
+    steps = []
+    run_comparison(
+        table,
+        RunSettings(**{**FAST.__dict__, "oversamplers": ("none", "gan")}),
+        on_gan_steps=steps.append,
+    )
+    assert sum(steps) == FAST.num_seeds * FAST.gan_steps
