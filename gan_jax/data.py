@@ -366,8 +366,8 @@ def _read_parquet(path: Path, name: str) -> pd.DataFrame:
 
 
 def _read_npz(path: Path, name: str) -> pd.DataFrame:
-    # np.load reads anything that is not a zip archive as a pickle or a
-    # single .npy array; neither is an .npz table.
+    # np.load reads anything that is not a zip archive as pickled objects
+    # or a single .npy array; neither is an .npz table.
     if not zipfile.is_zipfile(path):
         raise DataError(f"cannot read {name} as a NumPy .npz archive")
     try:
@@ -385,7 +385,8 @@ def _read_npz(path: Path, name: str) -> pd.DataFrame:
     except (zipfile.BadZipFile, EOFError, OSError):
         raise DataError(f"cannot read {name} as a NumPy .npz archive") from None
     except ValueError as error:
-        if "pickle" in str(error):
+        # NumPy refuses object arrays "when allow_pickle=False".
+        if "allow_pickle" in str(error):
             raise DataError(
                 f"{name} holds pickled objects, which gan-jax never loads"
             ) from None
