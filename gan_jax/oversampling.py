@@ -26,6 +26,7 @@ from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils import check_random_state
 
 from gan_jax.config import GANConfig
+from gan_jax.data import DataError
 from gan_jax.sampling import sample
 from gan_jax.scaling import Scaler
 from gan_jax.training import DEFAULT_CHUNK_SIZE, init_state, train
@@ -155,7 +156,16 @@ def resample(
             sampling_strategy=target, random_state=seed, n_neighbors=neighbours
         ),
     }[name]()
-    new_features, new_labels = sampler.fit_resample(features, labels)
+    try:
+        new_features, new_labels = sampler.fit_resample(features, labels)
+    except (ValueError, RuntimeError) as error:
+        # imbalanced-learn refuses some data outright (ADASYN when no
+        # minority row has a majority neighbour); say which and why.
+        raise DataError(
+            f"{name} cannot oversample this training split: "
+            f"{str(error).strip().splitlines()[0].rstrip('.')}; leave it "
+            "out with --oversamplers"
+        ) from None
     return Resampled(
         new_features, new_labels, None, len(new_labels) - len(labels)
     )

@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.preprocessing import StandardScaler
 
-from gan_jax import load_table, make_fraud_like
+from gan_jax import DataError, load_table, make_fraud_like
 from gan_jax.oversampling import (
     OVERSAMPLERS,
     GANOversampler,
@@ -183,3 +183,14 @@ def test_gan_oversampler_works_in_an_imblearn_pipeline(training_rows):
     assert np.isfinite(scores).all()
     # Well above the 4 % base rate: the pipeline learned something.
     assert scores.mean() > 0.2
+
+
+def test_a_sampler_that_refuses_the_data_says_which_and_why():
+    # No minority row has a majority neighbour: ADASYN cannot weigh rows.
+    rng = np.random.default_rng(0)
+    features = np.concatenate(
+        [rng.normal(0, 1, (200, 3)), rng.normal(100, 1, (20, 3))]
+    )
+    labels = np.r_[np.zeros(200, int), np.ones(20, int)]
+    with pytest.raises(DataError, match="adasyn cannot oversample"):
+        resample("adasyn", features, labels, ratio=0.5, seed=0)
