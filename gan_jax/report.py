@@ -228,7 +228,8 @@ def _terminal_cell(row: pd.Series) -> str:
     """'0.742 ± 0.012 (+0.021, p=0.25)' for one summary row."""
     text = _mean_std(row["mean_auprc"], row["std_auprc"])
     if not math.isnan(row["diff_vs_none"]):
-        text += f" ({row['diff_vs_none']:+.3f}, {_format_p(row['p_vs_none'])})"
+        p_text = statistics.format_p_value(row["p_vs_none"], spaced=False)
+        text += f" ({row['diff_vs_none']:+.3f}, {p_text})"
     return text
 
 
@@ -236,16 +237,6 @@ def _mean_std(mean: float, std: float) -> str:
     if math.isnan(std):
         return f"{mean:.3f}"
     return f"{mean:.3f} ± {std:.3f}"
-
-
-def _format_p(p_value: float, *, spaced: bool = False) -> str:
-    """'p=0.25', 'p<0.001' or 'p=n/a' (no test was possible)."""
-    equals = " = " if spaced else "="
-    if math.isnan(p_value):
-        return f"p{equals}n/a"
-    if p_value < 0.001:
-        return "p < 0.001" if spaced else "p<0.001"
-    return f"p{equals}{p_value:#.2g}"
 
 
 def _n_seeds_text(summary: pd.DataFrame, what: str) -> str:
@@ -461,7 +452,7 @@ def _by_classifier(summary: pd.DataFrame) -> list[pd.Series]:
 
 
 def _p_cell(p_value: float) -> str:
-    return _format_p(p_value, spaced=True).removeprefix("p = ")
+    return statistics.format_p_value(p_value).removeprefix("p = ")
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -526,8 +517,8 @@ def draw_precision_recall(result: RunResult) -> Figure:
     metrics = result.metrics
     first_seed = metrics["seed"].min()
     first = metrics[metrics["seed"] == first_seed]
-    classifiers = _in_order(metrics["classifier"])
-    colors = _method_colors(_in_order(metrics["oversampler"]))
+    classifiers = statistics.in_order(metrics["classifier"])
+    colors = _method_colors(statistics.in_order(metrics["oversampler"]))
 
     figure, axes = _panels(len(classifiers), width=4.8, height=5.0)
     for ax, classifier in zip(axes, classifiers, strict=True):
@@ -574,8 +565,8 @@ def draw_precision_recall(result: RunResult) -> Figure:
 
 def draw_auprc_by_method(metrics: pd.DataFrame) -> Figure:
     """Test AUPRC of every seed and its mean, per method and classifier."""
-    classifiers = _in_order(metrics["classifier"])
-    oversamplers = _in_order(metrics["oversampler"])
+    classifiers = statistics.in_order(metrics["classifier"])
+    oversamplers = statistics.in_order(metrics["oversampler"])
     colors = _method_colors(oversamplers)
     positions = {name: i for i, name in enumerate(oversamplers)}
 
@@ -743,7 +734,7 @@ def draw_confusion_matrices(metrics: pd.DataFrame) -> Figure:
     Each row of panels is one classifier: no oversampling, then the other
     method with the highest mean AUPRC for that classifier.
     """
-    classifiers = _in_order(metrics["classifier"])
+    classifiers = statistics.in_order(metrics["classifier"])
     pairs = [(c, _methods_to_show(metrics, c)) for c in classifiers]
     columns = max(len(methods) for _, methods in pairs)
     figure = Figure(
@@ -857,7 +848,3 @@ def _shared_bins(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
 
 def _patch(color: str, label: str) -> Patch:
     return Patch(color=color, alpha=0.45, label=label)
-
-
-def _in_order(values) -> list:
-    return list(pd.unique(pd.Series(list(values), dtype=object)))

@@ -131,8 +131,8 @@ def summarize(
     quantiles = [(1 - confidence) / 2, (1 + confidence) / 2]
     groups = _groups(metrics)
     rows = []
-    for oversampler in _in_order(metrics["oversampler"]):
-        for classifier in _in_order(metrics["classifier"]):
+    for oversampler in in_order(metrics["oversampler"]):
+        for classifier in in_order(metrics["classifier"]):
             group = groups.get((oversampler, classifier))
             if group is None:
                 continue
@@ -210,10 +210,10 @@ def paired_differences(
 
     groups = _groups(metrics)
     rows = []
-    for oversampler in _in_order(metrics["oversampler"]):
+    for oversampler in in_order(metrics["oversampler"]):
         if oversampler == baseline:
             continue
-        for classifier in _in_order(metrics["classifier"]):
+        for classifier in in_order(metrics["classifier"]):
             method_rows = groups.get((oversampler, classifier))
             if method_rows is None:
                 continue
@@ -263,7 +263,7 @@ def compare_to_best_classical(
 
     groups = _groups(metrics)
     rows = []
-    for classifier in _in_order(metrics["classifier"]):
+    for classifier in in_order(metrics["classifier"]):
         method_rows = groups.get((method, classifier))
         if method_rows is None:
             logger.info("no %r fits for classifier %r", method, classifier)
@@ -386,7 +386,7 @@ def _comparison_text(
     else:
         significant = p_value <= alpha
         judgement = (
-            f"{_format_p(p_value)}, "
+            f"{format_p_value(p_value)}, "
             f"{'' if significant else 'not '}significant at alpha = {alpha:g}"
         )
         if not significant and 2.0 / 2.0**n_pairs > alpha:
@@ -394,11 +394,17 @@ def _comparison_text(
     return f"{difference} vs. {reference} ({seeds}, {judgement})"
 
 
-def _format_p(p_value: float) -> str:
-    """'p < 0.001' or the p-value to two significant digits."""
+def format_p_value(p_value: float, *, spaced: bool = True) -> str:
+    """'p = 0.25', 'p < 0.001' or 'p = n/a' (no test was possible).
+
+    Two significant digits; `spaced=False` gives the compact 'p=0.25'.
+    """
+    equals = " = " if spaced else "="
+    if math.isnan(p_value):
+        return f"p{equals}n/a"
     if p_value < 0.001:
-        return "p < 0.001"
-    return f"p = {p_value:#.2g}"
+        return "p < 0.001" if spaced else "p<0.001"
+    return f"p{equals}{p_value:#.2g}"
 
 
 def _compare(
@@ -491,7 +497,7 @@ def _groups(
     }
 
 
-def _in_order(values: Iterable[Hashable]) -> list[Hashable]:
+def in_order(values: Iterable[Hashable]) -> list[Hashable]:
     """Distinct values in order of first appearance."""
     return list(pd.unique(pd.Series(list(values), dtype=object)))
 
@@ -563,7 +569,7 @@ def _check_present(metrics: pd.DataFrame, oversampler: str, role: str) -> None:
     if not (metrics["oversampler"] == oversampler).any():
         raise ValueError(
             f"metrics has no fit of the {role} {oversampler!r}; its "
-            f"oversamplers are {_in_order(metrics['oversampler'])}"
+            f"oversamplers are {in_order(metrics['oversampler'])}"
         )
 
 
