@@ -3,6 +3,14 @@
 The public API, re-exported from the modules that define it.
 """
 
+from gan_jax.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    TrainingInterrupted,
+    restore,
+    save,
+    train_checkpointed,
+)
 from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import DataError, Split, Table, load_table, split
 from gan_jax.datasets import BUILTIN_DATASET, make_fraud_like
@@ -13,6 +21,7 @@ from gan_jax.sampling import sample
 from gan_jax.scaling import Scaler
 from gan_jax.training import (
     METRIC_NAMES,
+    DivergenceError,
     GANState,
     init_state,
     train,
@@ -24,7 +33,10 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_DATASET",
     "METRIC_NAMES",
+    "Checkpoint",
+    "CheckpointError",
     "DataError",
+    "DivergenceError",
     "Discriminator",
     "GANConfig",
     "GANOversampler",
@@ -35,12 +47,16 @@ __all__ = [
     "Scaler",
     "Split",
     "Table",
+    "TrainingInterrupted",
     "init_state",
     "load_table",
     "make_fraud_like",
+    "restore",
     "run_comparison",
     "sample",
+    "save",
     "split",
     "train",
+    "train_checkpointed",
     "train_step",
 ]

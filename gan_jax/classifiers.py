@@ -20,12 +20,27 @@ from sklearn.preprocessing import StandardScaler
 CLASSIFIERS = ("logistic-regression", "random-forest", "hist-gradient-boosting")
 
 
-def make_classifier(name: str, seed: int) -> ClassifierMixin:
+def make_classifier(
+    name: str,
+    seed: int,
+    *,
+    num_rows: int | None = None,
+    forest_rows_per_tree: int | None = None,
+) -> ClassifierMixin:
     """A fresh, unfitted classifier.
 
     Args:
         name: one of `CLASSIFIERS`.
         seed: the random state of the estimator.
+        num_rows: the number of rows it will be fitted on.
+        forest_rows_per_tree: if given and `num_rows` is larger, each
+            random-forest tree draws this many rows (with replacement)
+            instead of `num_rows`. Why: fully grown trees on all rows of a
+            table the size of the full credit-card file take minutes per
+            fit on one thread, two orders of magnitude more than the other
+            classifiers; fewer rows per tree was the cheapest remedy
+            measured (experiments/benchmark_forest.py; figures and the
+            cost in AUPRC in the README). Smaller sets are untouched.
 
     Returns:
         An estimator whose `fit` accepts `sample_weight` (for class weights)
@@ -44,8 +59,16 @@ def make_classifier(name: str, seed: int) -> ClassifierMixin:
             ]
         )
     if name == "random-forest":
+        capped = (
+            forest_rows_per_tree is not None
+            and num_rows is not None
+            and num_rows > forest_rows_per_tree
+        )
         return RandomForestClassifier(
-            n_estimators=100, random_state=seed, n_jobs=1
+            n_estimators=100,
+            max_samples=forest_rows_per_tree if capped else None,
+            random_state=seed,
+            n_jobs=1,
         )
     if name == "hist-gradient-boosting":
         return HistGradientBoostingClassifier(random_state=seed)

@@ -7,19 +7,30 @@ stderr and exit status 2; an interrupt ends in exit status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
+import signal
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import jax
 import numpy as np
 from tqdm import tqdm
 
+from gan_jax.checkpoints import (
+    DEFAULT_CHECKPOINT_EVERY,
+    CheckpointError,
+    TrainingInterrupted,
+    latest_step,
+    remove_older_steps,
+    restore,
+    train_checkpointed,
+)
 from gan_jax.classifiers import CLASSIFIERS
 from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import (
@@ -29,22 +40,25 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.datasets import BUILTIN_DATASET
-from gan_jax.evaluation import run_comparison, split_for_run
+from gan_jax.evaluation import fit_grid, split_for_run, train_gans
 from gan_jax.outputs import (
     DEFAULT_RUNS_DIR,
+    DEFAULT_TRAIN_DIR,
     OutputError,
-    atomic_directory,
+    RunFolder,
     default_run_dir,
     fingerprint,
     read_record,
+    read_train_record,
     run_record,
+    train_record,
+    write_table,
 )
 from gan_jax.oversampling import OVERSAMPLERS
 from gan_jax.report import summary_table, write_report
-from gan_jax.sampling import sample
-from gan_jax.scaling import Scaler
-from gan_jax.training import init_state, train
+from gan_jax.training import DivergenceError
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -192,6 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0,
         help="root seed of the split and the GAN; default: 0",
     )
+    _add_checkpoint_options(train_parser, DEFAULT_TRAIN_DIR)
     _add_config_options(train_parser)
 
     run_parser = commands.add_parser(
@@ -208,7 +223,64 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data_options(run_parser, unset_default=True)
     _add_run_options(run_parser)
     _add_config_options(run_parser, unset_default=True)
+
+    sample_parser = commands.add_parser(
+        "sample",
+        help="write synthetic minority rows from a saved GAN",
+        description=(
+            "Sample rows from a GAN saved by `gan-jax train` or `gan-jax "
+            "run`, in the original units and column names, with the label "
+            "column; the same seed gives the same file."
+        ),
+    )
+    sample_parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a train folder, a run's gans/seed-<s> folder, or one step",
+    )
+    sample_parser.add_argument(
+        "--rows", type=int, required=True, metavar="N", help="rows to write"
+    )
+    sample_parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="default: 0"
+    )
+    sample_parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help=".csv (optionally .gz, .bz2, .xz, .zst) or .parquet; must not "
+        "exist",
+    )
     return parser
+
+
+def _add_checkpoint_options(
+    parser: argparse.ArgumentParser, default_dir: Path
+) -> None:
+    group = parser.add_argument_group("checkpoints")
+    group.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"output folder; default: a new folder in {default_dir}",
+    )
+    group.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="GAN steps between checkpoints; default: "
+        f"{DEFAULT_CHECKPOINT_EVERY}",
+    )
+    group.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the interrupted run in DIR (takes no other option "
+        "but --jobs)",
+    )
 
 
 def _parse_list(known: tuple[str, ...]):
@@ -223,6 +295,21 @@ def _parse_list(known: tuple[str, ...]):
         return names
 
     return parse
+
+
+def _parse_rows_per_tree(text: str) -> int:
+    """'all' is 0 here and None in RunSettings: None means 'not given'."""
+    if text == "all":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of rows or 'all', got {text!r}"
+        )
+    return value
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +358,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="weights of the class-weight oversampler: reference {0: 1, "
         "1: 10} or balanced; default: reference",
     )
+    group.add_argument(
+        "--forest-rows-per-tree",
+        type=_parse_rows_per_tree,
+        metavar="N",
+        help="rows each random-forest tree draws from larger training sets, "
+        "or 'all'; default: "
+        f"{defaults.forest_rows_per_tree}",
+    )
     group = parser.add_argument_group("execution")
     group.add_argument(
         "--jobs",
@@ -280,12 +375,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="worker processes for the fits (-1: every core; results do "
         "not depend on it); default: -1",
     )
-    group.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help=f"output folder; default: a new folder in {DEFAULT_RUNS_DIR}",
-    )
+    _add_checkpoint_options(parser, DEFAULT_RUNS_DIR)
     group.add_argument(
         "--config",
         type=Path,
@@ -294,34 +384,61 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _train_command(args: argparse.Namespace) -> None:
-    if args.steps < 1:
-        raise UsageError(
-            f"gan-jax train: --steps must be >= 1, got {args.steps}"
+def _train_command(args: argparse.Namespace, guard: _StopGuard) -> None:
+    every = _checkpoint_every(args, "train")
+    if args.resume is not None:
+        defaults = _build_parser().parse_args(["train"])
+        _refuse_with_resume(args, defaults, "train")
+        folder = args.resume
+        if not (folder / RunFolder.RECORD).is_file():
+            raise OutputError(
+                f"{folder} is not a gan-jax train folder (no "
+                f"{RunFolder.RECORD})"
+            )
+        data_options, steps, seed, config, expected, every = read_train_record(
+            folder / RunFolder.RECORD
         )
-    if args.seed < 0:
-        raise UsageError(f"gan-jax train: --seed must be >= 0, got {args.seed}")
-    config = _config_from(args)
+        if latest_step(folder / "gan") == steps:
+            raise OutputError(
+                f"{folder} finished its {steps} steps; nothing to resume"
+            )
+    else:
+        if args.steps < 1:
+            raise UsageError(
+                f"gan-jax train: --steps must be >= 1, got {args.steps}"
+            )
+        if args.seed < 0:
+            raise UsageError(
+                f"gan-jax train: --seed must be >= 0, got {args.seed}"
+            )
+        config, steps, seed = _config_from(args), args.steps, args.seed
+        data_options = _data_options(args)
+        expected = None
 
-    table = load_table(
-        args.data,
-        target=args.target,
-        drop=args.drop,
-        minority=args.minority,
-        drop_invalid_rows=args.drop_invalid_rows,
-    )
-    parts = split(table, test_size=args.test_size, seed=args.seed)
+    options = dict(data_options)
+    test_size = options.pop("test_size")
+    table = load_table(options.pop("source"), **options)
+    _check_fingerprint(table, expected)
+    parts = split(table, test_size=test_size, seed=seed)
     check_enough_minority_rows(parts.train, what="training split")
-    minority = parts.train.minority_features
-    scaler = Scaler().fit(minority)
-    scaled = scaler.transform(minority)
+    if args.resume is None:
+        folder = args.out or default_run_dir(
+            table.source, parent=DEFAULT_TRAIN_DIR
+        )
+        RunFolder.create(
+            folder,
+            train_record(
+                table, data_options, steps, seed, test_size, config, every
+            ),
+        )
 
-    init_key, train_key, sample_key = jax.random.split(
-        jax.random.key(args.seed), 3
-    )
-    state = init_state(config, scaled.shape[1], init_key)
+    done = latest_step(folder / "gan") or 0
     progress = tqdm(
-        total=args.steps, unit="step", desc="training", file=sys.stderr
+        total=steps,
+        initial=done,
+        unit="step",
+        desc="training",
+        file=sys.stderr,
     )
 
     def show_progress(state, metrics):
@@ -333,29 +450,132 @@ def _train_command(args: argparse.Namespace) -> None:
         )
 
     start = time.perf_counter()
-    with progress:
-        state, history = train(
-            state, scaled, args.steps, train_key, callback=show_progress
+    with guard.resumable(folder, "train"), progress, guard.deferred():
+        trained = train_checkpointed(
+            parts.train.minority_features,
+            config,
+            steps,
+            jax.random.key(seed),
+            directory=folder / "gan",
+            every=every,
+            feature_names=table.feature_names,
+            target=table.target,
+            minority_label=table.label_values[1],
+            callback=show_progress,
+            should_stop=guard.requested,
         )
     seconds = time.perf_counter() - start
+    history = trained.history
 
     # A one-number check of what the generator learned: how far synthetic
     # feature means lie from those of the held-out minority rows, next to
     # how far the training rows' means lie from them (scaled units).
+    scaler = trained.scaler
+    scaled = scaler.transform(parts.train.minority_features)
     held_out = scaler.transform(parts.test.minority_features).mean(axis=0)
-    synthetic = np.asarray(sample(state, 2000, sample_key)).mean(axis=0)
-    synthetic_gap = np.abs(synthetic - held_out).mean()
+    _, _, sample_key = jax.random.split(trained.key, 3)
+    synthetic = scaler.transform(trained.sample(2000, sample_key))
+    synthetic_gap = np.abs(synthetic.mean(axis=0) - held_out).mean()
     real_gap = np.abs(scaled.mean(axis=0) - held_out).mean()
+    taken = steps - done
     print(
-        f"trained {args.steps} steps on {len(minority)} minority rows "
-        f"(training split of {table.source}) in {seconds:.1f} s "
-        f"({args.steps / seconds:.0f} steps/s, compilation included): "
+        f"trained {taken} steps"
+        + (f" (resumed at step {done} of {steps})" if done else "")
+        + f" on {len(scaled)} minority rows (training split of "
+        f"{table.source}) in {seconds:.1f} s "
+        f"({taken / seconds:.0f} steps/s, compilation included): "
         f"d_loss {history['d_loss'][-1]:.3f}, "
         f"g_loss {history['g_loss'][-1]:.3f}, "
         f"D(real) {history['d_real'][-1]:.2f}, "
         f"D(fake) {history['d_fake'][-1]:.2f}; "
         f"feature-mean gap to {parts.test.num_minority} held-out minority "
         f"rows: synthetic {synthetic_gap:.3f}, training rows {real_gap:.3f}"
+    )
+    print(
+        f"saved {folder}; sample with: gan-jax sample --checkpoint {folder} "
+        "--rows N --out rows.csv"
+    )
+
+
+def _checkpoint_every(args: argparse.Namespace, command: str) -> int:
+    every = args.checkpoint_every
+    if every is None:
+        return DEFAULT_CHECKPOINT_EVERY
+    if every < 1:
+        raise UsageError(
+            f"gan-jax {command}: --checkpoint-every must be >= 1, got {every}"
+        )
+    return every
+
+
+def _refuse_with_resume(
+    args: argparse.Namespace, defaults: argparse.Namespace, command: str
+) -> None:
+    """--resume continues a recorded run: any other option would change it."""
+    allowed = {"resume", "jobs", "command"}
+    given = [
+        name
+        for name, value in vars(args).items()
+        if name not in allowed and value != getattr(defaults, name, None)
+    ]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(
+            f"gan-jax {command}: --resume continues a recorded run with its "
+            f"own settings; it takes only --jobs, not {flags}"
+        )
+
+
+def _data_options(args: argparse.Namespace) -> dict:
+    source = args.data or BUILTIN_DATASET
+    if source != BUILTIN_DATASET and Path(source).exists():
+        # Recorded absolute, so that --config and --resume work from any
+        # folder.
+        source = str(Path(source).resolve())
+    return {
+        "source": source,
+        "target": args.target,
+        "drop": list(args.drop or []),
+        "minority": args.minority,
+        "drop_invalid_rows": bool(args.drop_invalid_rows),
+        "test_size": 0.3 if args.test_size is None else args.test_size,
+    }
+
+
+def _check_fingerprint(table, expected: str | None) -> None:
+    if expected and fingerprint(table) != expected:
+        raise DataError(
+            f"{table.source} is not the data the recorded run used (its "
+            "fingerprint differs); the run cannot be repeated on it"
+        )
+
+
+def _sample_command(args: argparse.Namespace, guard: _StopGuard) -> None:
+    if args.rows < 1:
+        raise UsageError(
+            f"gan-jax sample: --rows must be >= 1, got {args.rows}"
+        )
+    if args.seed < 0:
+        raise UsageError(
+            f"gan-jax sample: --seed must be >= 0, got {args.seed}"
+        )
+    checkpoint = restore(args.checkpoint)
+    rows = checkpoint.sample(args.rows, jax.random.key(args.seed))
+    if not np.isfinite(rows).all():
+        raise CheckpointError(
+            f"{args.checkpoint} holds a GAN that generates NaN or infinite "
+            "values; no rows written"
+        )
+    write_table(
+        args.out,
+        rows,
+        checkpoint.feature_names,
+        checkpoint.target,
+        checkpoint.minority_label,
+    )
+    print(
+        f"wrote {args.rows} synthetic rows (step {checkpoint.step} of "
+        f"{args.checkpoint}, seed {args.seed}) to {args.out}"
     )
 
 
@@ -375,6 +595,7 @@ _RUN_OPTIONS = (
     "steps",
     "class_weight",
     "test_size",
+    "forest_rows_per_tree",
 )
 
 
@@ -398,17 +619,8 @@ def _run_inputs(args: argparse.Namespace):
             )
         return read_record(args.config)
 
-    source = args.data or BUILTIN_DATASET
-    if source != BUILTIN_DATASET and Path(source).exists():
-        # Recorded absolute, so that --config works from any folder.
-        source = str(Path(source).resolve())
-    data_options = {
-        "source": source,
-        "target": args.target,
-        "drop": list(args.drop or []),
-        "minority": args.minority,
-        "drop_invalid_rows": bool(args.drop_invalid_rows),
-    }
+    data_options = _data_options(args)
+    del data_options["test_size"]  # a run setting, recorded with them
     values = {
         "oversamplers": args.oversamplers,
         "classifiers": args.classifiers,
@@ -418,12 +630,13 @@ def _run_inputs(args: argparse.Namespace):
         "gan_steps": args.steps,
         "class_weight": args.class_weight,
         "test_size": args.test_size,
+        "forest_rows_per_tree": args.forest_rows_per_tree,
     }
     try:
-        settings = RunSettings(
-            **{k: v for k, v in values.items() if v is not None},
-            gan=_config_from(args),
-        )
+        given = {k: v for k, v in values.items() if v is not None}
+        if given.get("forest_rows_per_tree") == 0:
+            given["forest_rows_per_tree"] = None  # --forest-rows-per-tree all
+        settings = RunSettings(**given, gan=_config_from(args))
     except ValueError as error:
         raise UsageError(f"gan-jax run: {error}") from None
     return data_options, settings, None
@@ -432,17 +645,25 @@ def _run_inputs(args: argparse.Namespace):
 class _RunProgress:
     """Progress bars of a run: GANs first, then the grid of fits."""
 
-    def __init__(self, settings: RunSettings, num_fits: int) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        num_fits: int,
+        *,
+        steps_done: int = 0,
+        fits_done: int = 0,
+    ) -> None:
         self.gan_steps = (
             settings.num_seeds * settings.gan_steps
             if "gan" in settings.oversamplers
             else 0
         )
-        self.num_fits = num_fits
+        self.num_fits, self.fits_done = num_fits, fits_done
         self.gan_bar = self.fit_bar = None
-        if self.gan_steps:
+        if self.gan_steps and steps_done < self.gan_steps:
             self.gan_bar = tqdm(
                 total=self.gan_steps,
+                initial=steps_done,
                 unit="step",
                 desc=f"training {settings.num_seeds} GANs",
                 file=sys.stderr,
@@ -453,11 +674,15 @@ class _RunProgress:
         if self.gan_bar.n == self.gan_steps:
             self.gan_bar.close()
 
-    def fit_done(self, row: dict) -> None:
+    def fit_done(self, row: dict, scores=None) -> None:
         # Made on the first fit, so that it does not sit under the GAN bar.
         if self.fit_bar is None:
             self.fit_bar = tqdm(
-                total=self.num_fits, unit="fit", desc="fits", file=sys.stderr
+                total=self.num_fits,
+                initial=self.fits_done,
+                unit="fit",
+                desc="fits",
+                file=sys.stderr,
             )
         self.fit_bar.update()
 
@@ -470,72 +695,207 @@ class _RunProgress:
                 bar.close()
 
 
-def _run_command(args: argparse.Namespace) -> None:
+def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(
             f"gan-jax run: --jobs must be >= 1 or -1, got {args.jobs}"
         )
-    data_options, settings, expected_fingerprint = _run_inputs(args)
+    every = _checkpoint_every(args, "run")
+    folder = None
+    if args.resume is not None:
+        _refuse_with_resume(args, _build_parser().parse_args(["run"]), "run")
+        folder = RunFolder.open(args.resume)
+        data_options, settings, expected_fingerprint = read_record(
+            folder.record_path
+        )
+        every = _recorded_every(folder.record_path)
+    else:
+        data_options, settings, expected_fingerprint = _run_inputs(args)
     options = dict(data_options)
     table = load_table(options.pop("source"), **options)
-    if expected_fingerprint and fingerprint(table) != expected_fingerprint:
-        raise DataError(
-            f"{table.source} is not the data the recorded run used (its "
-            "fingerprint differs); the run cannot be repeated on it"
+    _check_fingerprint(table, expected_fingerprint)
+    # Every check before the folder and the progress bars, so that bad
+    # input ends in one line and leaves nothing behind.
+    splits = split_for_run(table, settings)
+    if folder is None:
+        record = run_record(table, data_options, settings)
+        record["checkpoint_every"] = every
+        folder = RunFolder.create(
+            args.out or default_run_dir(table.source), record
         )
-    # Every check before the progress bars, so that bad input ends in one
-    # line and nothing else.
-    split_for_run(table, settings)
-    out = args.out or default_run_dir(table.source)
 
+    finished = folder.finished_fits()
+    first_seed = settings.seeds[0]
     num_fits = (
         settings.num_seeds
         * len(settings.oversamplers)
         * len(settings.classifiers)
     )
-    with atomic_directory(out) as scratch:
-        bars = _RunProgress(settings, num_fits)
-        with bars:
-            result = run_comparison(
-                table,
-                settings,
-                jobs=args.jobs,
-                on_gan_steps=bars.gan_steps_done,
-                on_fit_done=bars.fit_done,
-            )
-        result.metrics.to_csv(scratch / "metrics.csv", index=False)
-        record = run_record(table, data_options, settings)
-        (scratch / "config.json").write_text(json.dumps(record, indent=2))
+    steps_done = sum(
+        latest_step(folder.gans / f"seed-{seed}") or 0
+        for seed in settings.seeds
+    )
+
+    def fit_done(row: dict, scores: np.ndarray) -> None:
+        folder.save_fit(row, scores if row["seed"] == first_seed else None)
+        bars.fit_done(row)
+
+    bars = _RunProgress(
+        settings, num_fits, steps_done=steps_done, fits_done=len(finished)
+    )
+
+    def write_results(stage: Path) -> None:
         write_report(
             result,
             settings,
-            scratch,
+            stage,
             title=f"gan-jax run on {table.source}",
             data_description=repr(table),
             feature_names=table.feature_names,
         )
+        result.metrics.to_csv(stage / RunFolder.METRICS, index=False)
+
+    # From here on, whatever stops the run leaves a folder to resume.
+    with guard.resumable(folder.path, "run"):
+        with bars:
+            with guard.deferred():
+                gans = train_gans(
+                    splits,
+                    settings,
+                    on_steps=bars.gan_steps_done,
+                    checkpoint_root=folder.gans,
+                    checkpoint_every=every,
+                    should_stop=guard.requested,
+                )
+            result = fit_grid(
+                splits,
+                gans,
+                settings,
+                jobs=args.jobs,
+                finished=finished,
+                on_fit_done=fit_done,
+            )
+        for seed in gans:
+            remove_older_steps(folder.gans / f"seed-{seed}")
+        folder.finish(write_results)
     print(summary_table(result))
-    print(f"wrote {out}")
+    print(f"wrote {folder.path}")
 
 
-_COMMANDS = {"train": _train_command, "run": _run_command}
+def _recorded_every(path: Path) -> int:
+    every = json.loads(path.read_text()).get("checkpoint_every")
+    if isinstance(every, int) and not isinstance(every, bool) and every >= 1:
+        return every
+    return DEFAULT_CHECKPOINT_EVERY
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM at a point where stopping at once loses nothing."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Resumable(Exception):
+    """A stop after which the work so far can be resumed."""
+
+    def __init__(self, signum: int, folder: Path, command: str) -> None:
+        super().__init__(
+            f"gan-jax: stopped by {signal.Signals(signum).name}; continue "
+            f"with: gan-jax {command} --resume {folder}"
+        )
+        self.signum = signum
+
+
+class _StopGuard:
+    """SIGINT and SIGTERM, handled so that no finished work is lost.
+
+    While GAN training runs (`deferred`), the first signal asks training to
+    finish its chunk and save; a second one stops at once. Elsewhere a
+    signal stops at once: what is finished is already on disk.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._deferring = False
+        self._previous = {}
+
+    def __enter__(self) -> _StopGuard:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        if self._deferring and self.signum is None:
+            self.signum = signum
+            print(
+                "\ngan-jax: stopping after the current chunk of training "
+                "(signal again to stop at once)",
+                file=sys.stderr,
+            )
+            return
+        self.signum = self.signum or signum
+        raise _Stopped(signum)
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """The first signal waits for training's next chunk boundary."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+
+    @contextlib.contextmanager
+    def resumable(self, folder: Path, command: str) -> Iterator[None]:
+        try:
+            yield
+        except (TrainingInterrupted, _Stopped, KeyboardInterrupt):
+            signum = self.signum or signal.SIGINT
+            raise _Resumable(signum, folder, command) from None
+
+
+_COMMANDS = {
+    "train": _train_command,
+    "run": _run_command,
+    "sample": _sample_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     logging.basicConfig(format="gan-jax: %(message)s", level=logging.WARNING)
     try:
-        args = _build_parser().parse_args(argv)
-        _COMMANDS[args.command](args)
+        with _StopGuard() as guard:
+            args = _build_parser().parse_args(argv)
+            _COMMANDS[args.command](args, guard)
     except UsageError as error:
         _print_one_line(str(error))
         return EXIT_USAGE
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, CheckpointError) as error:
         _print_one_line(f"gan-jax: {error}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("gan-jax: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except DivergenceError as error:
+        _print_one_line(f"gan-jax: {error}; no synthetic rows were made")
+        return EXIT_FAILED
+    except _Resumable as error:
+        _print_one_line(str(error))
+        return 128 + error.signum
+    except (_Stopped, KeyboardInterrupt) as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        print(
+            f"gan-jax: stopped by {signal.Signals(signum).name}",
+            file=sys.stderr,
+        )
+        return 128 + signum
     return 0
 
 

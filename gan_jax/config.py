@@ -134,6 +134,10 @@ class RunSettings:
         ratio: minority / majority after oversampling.
         gan_steps: training steps of each seed's GAN.
         class_weight: "reference" ({0: 1, 1: 10}) or "balanced".
+        forest_rows_per_tree: rows each random-forest tree draws when the
+            training set is larger (None: every row, scikit-learn's
+            default). Fully grown trees on all rows of a large table take
+            minutes per fit; see `gan_jax.classifiers.make_classifier`.
         gan: the GAN's configuration.
     """
 
@@ -157,6 +161,7 @@ class RunSettings:
     ratio: float = 0.25
     gan_steps: int = 1000
     class_weight: str = "reference"
+    forest_rows_per_tree: int | None = 20_000
     gan: GANConfig = GANConfig()
 
     def __post_init__(self) -> None:
@@ -182,6 +187,10 @@ class RunSettings:
             )
         if not (_is_real(self.ratio) and 0 < self.ratio <= 1):
             raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
+        if self.forest_rows_per_tree is not None:
+            _check_positive_int(
+                "forest_rows_per_tree", self.forest_rows_per_tree
+            )
         if self.class_weight not in ("reference", "balanced"):
             raise ValueError(
                 "class_weight must be 'reference' or 'balanced', got "

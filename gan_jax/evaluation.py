@@ -13,7 +13,9 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -25,6 +27,7 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits
 
+from gan_jax.checkpoints import DEFAULT_CHECKPOINT_EVERY, train_checkpointed
 from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
 from gan_jax.data import (
@@ -34,12 +37,7 @@ from gan_jax.data import (
     check_enough_minority_rows,
     split,
 )
-from gan_jax.oversampling import (
-    OVERSAMPLERS,
-    GANOversampler,
-    num_rows_to_add,
-    resample,
-)
+from gan_jax.oversampling import OVERSAMPLERS, num_rows_to_add, resample
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +154,12 @@ def evaluate_fit(
             class_weight=settings.class_weight,
             synthetic=synthetic,
         )
-        model = make_classifier(classifier, seed)
+        model = make_classifier(
+            classifier,
+            seed,
+            num_rows=len(resampled.labels),
+            forest_rows_per_tree=settings.forest_rows_per_tree,
+        )
         fit_classifier(
             model,
             resampled.features,
@@ -183,28 +186,48 @@ def train_seed_gan(
     settings: RunSettings,
     *,
     on_steps: Callable[[int], None] | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SeedGAN:
     """Trains one seed's GAN on the training split's minority rows.
 
-    `on_steps`, if given, is called with the number of steps of each chunk
-    as training goes.
+    The same GAN, key and samples as the `gan` oversampler of `resample`
+    (`GANOversampler` with `random_state=seed`).
+
+    Args:
+        train: the training split.
+        seed: the run's seed for this split.
+        settings: the GAN's configuration and step count, and the ratio.
+        on_steps: called with the number of steps of each chunk.
+        checkpoint_dir: where to save the GAN as it trains, and to resume
+            from (see `gan_jax.checkpoints.train_checkpointed`).
+        checkpoint_every: steps between saves.
+        should_stop: asked after each chunk; True saves and raises
+            `TrainingInterrupted`.
     """
     to_add = num_rows_to_add(train.labels, settings.ratio)
-    oversampler = GANOversampler(
-        sampling_strategy={1: train.num_minority + to_add},
-        random_state=seed,
-        config=settings.gan,
-        num_steps=settings.gan_steps,
+    # The minority label is 1 and the classes are (0, 1): GANOversampler
+    # folds the class's index into its key.
+    key = jax.random.fold_in(jax.random.key(seed), 1)
+    fitted = train_checkpointed(
+        train.minority_features,
+        settings.gan,
+        settings.gan_steps,
+        key,
+        directory=checkpoint_dir,
+        every=checkpoint_every,
+        feature_names=train.feature_names,
+        target=train.target,
+        minority_label=train.label_values[1],
         callback=None
         if on_steps is None
         else lambda state, metrics: on_steps(len(metrics["d_loss"])),
+        should_stop=should_stop,
     )
-    oversampler.fit_resample(train.features, train.labels)
-    synthetic = oversampler.synthetic_.get(
-        1, np.zeros((0, train.features.shape[1]), train.features.dtype)
-    )
-    history = oversampler.histories_.get(1, {})
-    return SeedGAN(history, train.minority_features, synthetic)
+    _, _, sample_key = jax.random.split(fitted.key, 3)
+    synthetic = fitted.sample(to_add, sample_key).astype(train.features.dtype)
+    return SeedGAN(fitted.history, train.minority_features, synthetic)
 
 
 def split_for_run(table: Table, settings: RunSettings) -> dict[int, Split]:
@@ -227,70 +250,165 @@ def split_for_run(table: Table, settings: RunSettings) -> dict[int, Split]:
     return splits
 
 
+#: One cell of the grid: (seed, oversampler, classifier).
+Task = tuple[int, str, str]
+
+
 def run_comparison(
     table: Table,
     settings: RunSettings,
     *,
     jobs: int = 1,
     on_gan_steps: Callable[[int], None] | None = None,
-    on_fit_done: Callable[[dict], None] | None = None,
+    on_fit_done: Callable[[dict, np.ndarray], None] | None = None,
+    checkpoint_root: Path | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    finished: dict[Task, tuple[dict, np.ndarray]] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Runs the whole grid: seeds x oversamplers x classifiers.
 
-    Args:
-        table: the labelled table; it is split per seed.
-        settings: what to compare, and how.
-        jobs: worker processes for the grid of fits (results do not depend
-            on it); -1 uses every core.
-        on_gan_steps: called with the number of GAN steps just taken, a
-            chunk at a time, while the seeds' GANs train.
-        on_fit_done: called with each metrics row as it arrives.
+    `split_for_run`, then `train_gans`, then `fit_grid`; see those for the
+    arguments.
 
     Returns:
         The metrics of every fit and what the report needs besides.
     """
     splits = split_for_run(table, settings)
+    gans = train_gans(
+        splits,
+        settings,
+        on_steps=on_gan_steps,
+        checkpoint_root=checkpoint_root,
+        checkpoint_every=checkpoint_every,
+        should_stop=should_stop,
+    )
+    return fit_grid(
+        splits,
+        gans,
+        settings,
+        jobs=jobs,
+        finished=finished,
+        on_fit_done=on_fit_done,
+    )
 
-    gans = {}
-    if "gan" in settings.oversamplers:
-        for seed, parts in splits.items():
-            gans[seed] = train_seed_gan(
-                parts.train, seed, settings, on_steps=on_gan_steps
-            )
 
+def train_gans(
+    splits: dict[int, Split],
+    settings: RunSettings,
+    *,
+    on_steps: Callable[[int], None] | None = None,
+    checkpoint_root: Path | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[int, SeedGAN]:
+    """Each seed's GAN, if the run compares the `gan` oversampler.
+
+    Args:
+        splits: each seed's split (`split_for_run`).
+        settings: the run's settings.
+        on_steps: called with the number of GAN steps just taken, a chunk
+            at a time.
+        checkpoint_root: if given, seed s's GAN saves and resumes its
+            training in `checkpoint_root/seed-<s>`.
+        checkpoint_every: GAN steps between saves.
+        should_stop: asked after each chunk; True saves the GAN and raises
+            `TrainingInterrupted`.
+    """
+    if "gan" not in settings.oversamplers:
+        return {}
+    return {
+        seed: train_seed_gan(
+            parts.train,
+            seed,
+            settings,
+            on_steps=on_steps,
+            checkpoint_dir=None
+            if checkpoint_root is None
+            else Path(checkpoint_root) / f"seed-{seed}",
+            checkpoint_every=checkpoint_every,
+            should_stop=should_stop,
+        )
+        for seed, parts in splits.items()
+    }
+
+
+def fit_grid(
+    splits: dict[int, Split],
+    gans: dict[int, SeedGAN],
+    settings: RunSettings,
+    *,
+    jobs: int = 1,
+    finished: dict[Task, tuple[dict, np.ndarray]] | None = None,
+    on_fit_done: Callable[[dict, np.ndarray], None] | None = None,
+) -> RunResult:
+    """Fits every (seed, oversampler, classifier) and scores it.
+
+    Args:
+        splits: each seed's split.
+        gans: each seed's GAN (`train_gans`), if `gan` is compared.
+        settings: the run's settings.
+        jobs: worker processes (results do not depend on it); -1 uses
+            every core.
+        finished: fits already done, by task, as `on_fit_done` received
+            them in an earlier, interrupted run: they are not fitted again.
+        on_fit_done: called with each new metrics row and its test scores
+            as the fit ends (in any order), e.g. to save them.
+    """
+    finished = dict(finished or {})
     tasks = [
         (seed, oversampler, classifier)
         for seed in settings.seeds
         for oversampler in settings.oversamplers
         for classifier in settings.classifiers
     ]
-    results = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(evaluate_fit)(
-            splits[seed].train,
-            splits[seed].test,
-            seed=seed,
-            oversampler=oversampler,
-            classifier=classifier,
-            settings=settings,
-            synthetic=gans[seed].synthetic if oversampler == "gan" else None,
+    to_fit = [task for task in tasks if task not in finished]
+    # Unordered: each fit is reported (and can be saved) as soon as it
+    # ends; the table is put back in task order below. Each task gets only
+    # its own seed's split, not the whole dict, to keep transfers small.
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(_fit_task)(
+            task,
+            splits[task[0]],
+            settings,
+            gans[task[0]].synthetic if task[1] == "gan" else None,
         )
-        for seed, oversampler, classifier in tasks
+        for task in to_fit
     )
+    for task, row, scores in results:
+        finished[task] = (row, scores)
+        if on_fit_done is not None:
+            on_fit_done(row, scores)
+
     rows, curves = [], {}
     first_seed = settings.seeds[0]
-    for (seed, oversampler, classifier), (row, scores) in zip(
-        tasks, results, strict=True
-    ):
+    for task in tasks:
+        seed, oversampler, classifier = task
+        row, scores = finished[task]
         rows.append(row)
         if seed == first_seed:
             precision, recall, _ = precision_recall_curve(
                 splits[seed].test.labels, scores
             )
             curves[oversampler, classifier] = (precision, recall)
-        if on_fit_done is not None:
-            on_fit_done(row)
     metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     return RunResult(metrics=metrics, gans=gans, curves=curves)
+
+
+def _fit_task(
+    task: Task, parts: Split, settings: RunSettings, synthetic
+) -> tuple[Task, dict, np.ndarray]:
+    seed, oversampler, classifier = task
+    row, scores = evaluate_fit(
+        parts.train,
+        parts.test,
+        seed=seed,
+        oversampler=oversampler,
+        classifier=classifier,
+        settings=settings,
+        synthetic=synthetic,
+    )
+    return task, row, scores
 
 
 def _check_ratio_adds_rows(train: Table, settings: RunSettings) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import numbers
+import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -25,11 +27,13 @@ from imblearn.over_sampling import (
 from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils import check_random_state
 
+from gan_jax.checkpoints import (
+    DEFAULT_CHECKPOINT_EVERY,
+    train_checkpointed,
+)
 from gan_jax.config import GANConfig
 from gan_jax.data import DataError
-from gan_jax.sampling import sample
-from gan_jax.scaling import Scaler
-from gan_jax.training import DEFAULT_CHUNK_SIZE, init_state, train
+from gan_jax.training import DEFAULT_CHUNK_SIZE
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +209,11 @@ class GANOversampler(BaseOverSampler):
         chunk_size: steps per compiled call (does not change results).
         callback: passed to `gan_jax.train`, called after each chunk with
             the state and the chunk's metrics (progress bars).
+        checkpoint_dir: if given, each GAN saves its training every
+            `checkpoint_every` steps into `checkpoint_dir/class-<label>`,
+            and a later fit on the same rows continues from there (see
+            `gan_jax.checkpoints.train_checkpointed`).
+        checkpoint_every: steps between saves.
 
     Attributes:
         states_: the trained `GANState` per resampled class.
@@ -219,6 +228,8 @@ class GANOversampler(BaseOverSampler):
         "num_steps": [numbers.Integral],
         "chunk_size": [numbers.Integral],
         "callback": [callable, None],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "checkpoint_every": [numbers.Integral],
     }
 
     def __init__(
@@ -230,6 +241,8 @@ class GANOversampler(BaseOverSampler):
         num_steps: int = 1000,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         callback=None,
+        checkpoint_dir=None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
@@ -237,6 +250,8 @@ class GANOversampler(BaseOverSampler):
         self.num_steps = num_steps
         self.chunk_size = chunk_size
         self.callback = callback
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     def _root_key(self) -> jax.Array:
         if self.random_state is None:
@@ -256,23 +271,28 @@ class GANOversampler(BaseOverSampler):
         for label, count in self.sampling_strategy_.items():
             if count <= 0:
                 continue
-            rows = X[y == label]
-            init_key, train_key, sample_key = jax.random.split(
-                jax.random.fold_in(root, classes.index(label)), 3
-            )
-            scaler = Scaler().fit(rows)
-            state = init_state(config, rows.shape[1], init_key)
-            state, history = train(
-                state,
-                scaler.transform(rows),
+            names = getattr(self, "feature_names_in_", None)
+            fitted = train_checkpointed(
+                X[y == label],
+                config,
                 self.num_steps,
-                train_key,
+                jax.random.fold_in(root, classes.index(label)),
+                directory=None
+                if self.checkpoint_dir is None
+                else Path(self.checkpoint_dir) / f"class-{label}",
+                every=self.checkpoint_every,
+                feature_names=None if names is None else list(names),
+                minority_label=label,
                 chunk_size=self.chunk_size,
                 callback=self.callback,
             )
-            synthetic = scaler.inverse_transform(
-                np.asarray(sample(state, count, sample_key))
-            ).astype(X.dtype)
+            _, _, sample_key = jax.random.split(fitted.key, 3)
+            synthetic = fitted.sample(count, sample_key).astype(X.dtype)
+            state, history, scaler = (
+                fitted.state,
+                fitted.history,
+                fitted.scaler,
+            )
             self.states_[label], self.histories_[label] = state, history
             self.scalers_[label], self.synthetic_[label] = scaler, synthetic
             new_features.append(synthetic)

@@ -44,6 +44,31 @@ METRIC_NAMES = (
 DEFAULT_CHUNK_SIZE = 250
 
 
+class DivergenceError(ArithmeticError):
+    """Training produced a NaN or infinite loss or parameter.
+
+    Attributes:
+        step: the first step (counted from 1) whose metrics were not finite,
+            or the last step of the chunk when only parameters were.
+        what: the metric or network whose values were not finite.
+        value: the offending value.
+        last_finite_state: the state at the start of the chunk, every value
+            finite.
+    """
+
+    def __init__(
+        self, step: int, what: str, value: float, last_finite_state: GANState
+    ) -> None:
+        super().__init__(
+            f"training diverged at step {step}: {what} became {value}"
+            if what in METRIC_NAMES
+            else f"training diverged by step {step}: the {what} hold NaN "
+            "or infinite values"
+        )
+        self.step, self.what, self.value = step, what, value
+        self.last_finite_state = last_finite_state
+
+
 class GANState(flax.struct.PyTreeNode):
     """Everything that changes while a GAN trains, as one pytree.
 
@@ -373,6 +398,11 @@ def train(
     Returns:
         The state after training, and the history: each metric of
         `METRIC_NAMES` as a float32 array of shape (num_steps,).
+
+    Raises:
+        DivergenceError: a loss, metric or parameter became NaN or infinite
+            (checked after every chunk; the error holds the chunk's finite
+            starting state, and `callback` is not called for that chunk).
     """
     check_count("num_steps", num_steps, minimum=0)
     check_count("chunk_size", chunk_size, minimum=1)
@@ -395,8 +425,10 @@ def train(
     remaining = int(num_steps)
     while remaining > 0:
         length = min(int(chunk_size), remaining)
+        previous = state
         state, metrics = _train_chunk_jit(state, data, key, length)
         metrics = jax.device_get(metrics)
+        _check_finite(previous, state, metrics)
         chunks.append(metrics)
         remaining -= length
         if callback is not None:
@@ -417,6 +449,48 @@ def train(
         for name in METRIC_NAMES
     }
     return state, history
+
+
+@jax.jit
+def _networks_finite(state: GANState) -> dict[str, jax.Array]:
+    def finite(tree) -> jax.Array:
+        leaves = jax.tree.leaves(tree)
+        return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in leaves]))
+
+    return {
+        "generator parameters": finite(
+            (state.generator_params, state.generator_batch_stats)
+        ),
+        "discriminator parameters": finite(state.discriminator_params),
+        "optimizer state": finite(
+            (state.generator_opt_state, state.discriminator_opt_state)
+        ),
+    }
+
+
+def _check_finite(
+    previous: GANState, state: GANState, metrics: dict[str, np.ndarray]
+) -> None:
+    """Raises DivergenceError if the chunk that made `state` diverged.
+
+    Checked after every chunk, not at the end: a diverged generator must
+    never be sampled or saved, and the chunk's starting state is the last
+    one known to be finite.
+    """
+    values = np.stack([metrics[name] for name in METRIC_NAMES])
+    bad = ~np.isfinite(values)
+    if bad.any():
+        index = int(np.argmax(bad.any(axis=0)))
+        which = int(np.argmax(bad[:, index]))
+        raise DivergenceError(
+            int(previous.step) + index + 1,
+            METRIC_NAMES[which],
+            float(values[which, index]),
+            previous,
+        )
+    for what, finite in jax.device_get(_networks_finite(state)).items():
+        if not finite:
+            raise DivergenceError(int(state.step), what, float("nan"), previous)
 
 
 def check_count(name: str, value: object, *, minimum: int) -> None:

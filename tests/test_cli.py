@@ -2,9 +2,13 @@
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +17,15 @@ from gan_jax import make_fraud_like
 from gan_jax.cli import main
 
 SMALL = ["--generator-widths", "16,16", "--discriminator-widths", "16"]
+
+
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path, monkeypatch):
+    """Commands write to ./checkpoints by default: keep that out of the
+    repository."""
+    scratch = tmp_path / "cwd"
+    scratch.mkdir()
+    monkeypatch.chdir(scratch)
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess:
@@ -28,15 +41,21 @@ def _without_timing(summary: str) -> str:
     return re.sub(r"in [\d.]+ s \(\d+ steps/s", "in _ s (_ steps/s", summary)
 
 
-def test_train_prints_one_summary_line():
+def test_train_prints_a_summary_and_where_it_saved():
     result = run_cli("train", "--steps", "40", "--seed", "3", *SMALL)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
     assert lines[0].startswith(
         "trained 40 steps on 280 minority rows (training split of fraud-like)"
     )
     assert "d_loss" in lines[0] and "g_loss" in lines[0]
+    (saved,) = Path("checkpoints/train").iterdir()
+    assert lines[1].startswith(
+        f"saved {Path('checkpoints/train') / saved.name}"
+    )
+    assert "gan-jax sample --checkpoint" in lines[1]
+    assert (saved / "gan" / "40").is_dir()
     assert "Traceback" not in result.stderr
 
 
@@ -44,8 +63,14 @@ def test_train_with_the_same_seed_gives_the_same_summary():
     first = run_cli("train", "--steps", "30", "--seed", "5", *SMALL)
     second = run_cli("train", "--steps", "30", "--seed", "5", *SMALL)
     other = run_cli("train", "--steps", "30", "--seed", "6", *SMALL)
-    assert _without_timing(first.stdout) == _without_timing(second.stdout)
-    assert _without_timing(first.stdout) != _without_timing(other.stdout)
+
+    def summary(result):
+        return _without_timing(result.stdout.splitlines()[0])
+
+    assert summary(first) == summary(second)
+    assert summary(first) != summary(other)
+    # Started in the same second or not, the three runs got three folders.
+    assert len(list(Path("checkpoints/train").iterdir())) == 3
 
 
 @pytest.mark.parametrize(
@@ -305,7 +330,21 @@ def finished_run(fraud_csv, tmp_path_factory):
 
 def test_run_writes_every_output_file(finished_run):
     out, result = finished_run
-    assert _files(out) == RUN_FILES
+    files = _files(out)
+    assert RUN_FILES <= files
+    # Besides the results: one record per fit, and each seed's final GAN.
+    work = files - RUN_FILES
+    assert {name for name in work if name.startswith("fits/")} >= {
+        f"fits/seed-{seed}_{oversampler}_{classifier}.json"
+        for seed in range(3)
+        for oversampler in ("none", "smote", "gan")
+        for classifier in ("logistic-regression", "hist-gradient-boosting")
+    }
+    assert all(name.startswith(("fits/", "gans/seed-")) for name in work)
+    for seed in range(3):
+        assert [p.name for p in (out / "gans" / f"seed-{seed}").iterdir()] == [
+            "30"
+        ]
     metrics = pd.read_csv(out / "metrics.csv")
     assert len(metrics) == 3 * 7 * 2
     assert f"wrote {out}" in result.stdout
@@ -381,11 +420,277 @@ def test_bad_run_options_give_one_line_and_exit_2(
     assert not out.exists()
 
 
-def test_a_failed_run_leaves_no_output_folder(tmp_path, capsys):
+def test_a_refused_run_leaves_no_output_folder(tmp_path, capsys):
     path = tmp_path / "few.csv"
     rows = "".join(f"{i},{i % 7},{int(i % 10 == 0)}\n" for i in range(100))
     path.write_text("a,b,Class\n" + rows)
     out = tmp_path / "out"
     assert main(["run", "--data", str(path), "--out", str(out)]) == 2
     assert "at least 20" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == [path]
+    assert not out.exists()
+    assert not Path("checkpoints").exists()
+
+
+# --- interrupts and --resume -------------------------------------------------
+
+RESUMABLE_RUN = [
+    "--oversamplers",
+    "none,gan",
+    "--classifiers",
+    "logistic-regression",
+    "--seeds",
+    "2",
+    "--steps",
+    "600",
+    "--checkpoint-every",
+    "50",
+    "--jobs",
+    "1",
+    *SMALL,
+]
+
+
+def _wait_for(condition, process, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _metrics(folder):
+    return pd.read_csv(folder / "metrics.csv").drop(columns="fit_seconds")
+
+
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_a_signal_during_training_saves_and_resume_finishes_the_same(
+    tmp_path, signum, status
+):
+    reference = tmp_path / "reference"
+    assert main(["run", *RESUMABLE_RUN, "--out", str(reference)]) == 0
+
+    out = tmp_path / "stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_jax", "run", *RESUMABLE_RUN]
+        + ["--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: (out / "gans" / "seed-0" / "50").is_dir(), process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == status, stderr
+    assert f"gan-jax run --resume {out}" in stderr.splitlines()[-1]
+    assert "Traceback" not in stderr
+    assert not (out / "metrics.csv").exists()
+    saved = sorted(int(p.name) for p in (out / "gans" / "seed-0").iterdir())
+    assert saved and saved[-1] < 600  # stopped in seed 0's training
+
+    assert main(["run", "--resume", str(out)]) == 0
+    pd.testing.assert_frame_equal(
+        _metrics(reference), _metrics(out), check_exact=True
+    )
+    assert (out / "report.md").read_text().replace(str(out), "") == (
+        reference / "report.md"
+    ).read_text().replace(str(reference), "")
+
+
+def test_a_run_stopped_among_the_fits_keeps_them_and_resumes(
+    tmp_path, monkeypatch
+):
+    reference = tmp_path / "reference"
+    arguments = ["run", *RESUMABLE_RUN, "--steps", "60"]
+    assert main([*arguments, "--out", str(reference)]) == 0
+
+    import gan_jax.evaluation
+
+    fit = gan_jax.evaluation._fit_task
+    calls = []
+
+    def stop_on_the_third_fit(*args):
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit(*args)
+
+    monkeypatch.setattr(gan_jax.evaluation, "_fit_task", stop_on_the_third_fit)
+    out = tmp_path / "stopped"
+    assert main([*arguments, "--out", str(out)]) == 130
+    assert len(list((out / "fits").glob("*.json"))) == 2
+
+    refitted = []
+
+    def count(*args):
+        refitted.append(args[0])
+        return fit(*args)
+
+    monkeypatch.setattr(gan_jax.evaluation, "_fit_task", count)
+    assert main(["run", "--resume", str(out)]) == 0
+    # The two recorded fits were not done again; the other two were.
+    assert len(refitted) == 2 and not set(refitted) & set(calls[:2])
+    pd.testing.assert_frame_equal(
+        _metrics(reference), _metrics(out), check_exact=True
+    )
+
+
+def test_resume_refuses_what_it_cannot_continue(finished_run, tmp_path, capsys):
+    out, _ = finished_run
+    cases = [
+        (["--resume", str(out)], "finished run"),
+        (["--resume", str(tmp_path / "nothing")], "no run to resume"),
+        (["--resume", str(tmp_path)], "not a gan-jax run folder"),
+        (["--resume", str(out), "--seeds", "4"], "--seeds"),
+        (["--resume", str(out), "--config", "c.json"], "--config"),
+        (["--checkpoint-every", "0"], "--checkpoint-every"),
+    ]
+    for arguments, message in cases:
+        assert main(["run", *arguments]) == 2, arguments
+        error = capsys.readouterr().err
+        assert len(error.strip().splitlines()) == 1, error
+        assert message in error, (arguments, error)
+
+
+def test_divergence_stops_the_run_with_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["run", *RESUMABLE_RUN, "--learning-rate", "1e30", "--out", str(out)]
+    )
+    assert code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.search(r"diverged at step \d+: \w+ became nan", error), error
+    assert "no synthetic rows were made" in error
+    assert not (out / "fits").exists()
+    assert not (out / "metrics.csv").exists()
+
+
+# --- gan-jax sample ----------------------------------------------------------
+
+
+def test_sample_writes_rows_like_the_input_and_repeats(fraud_csv, tmp_path):
+    trained = tmp_path / "trained"
+    assert (
+        main(
+            ["train", "--data", str(fraud_csv), "--drop", "transaction_id"]
+            + ["--steps", "20", "--out", str(trained), *SMALL]
+        )
+        == 0
+    )
+    paths = [tmp_path / name for name in ("a.csv", "b.csv", "c.parquet")]
+    for path, seed in zip(paths, ("1", "1", "2"), strict=True):
+        assert (
+            main(
+                ["sample", "--checkpoint", str(trained), "--rows", "50"]
+                + ["--seed", seed, "--out", str(path)]
+            )
+            == 0
+        )
+    first, second = (pd.read_csv(path) for path in paths[:2])
+    other = pd.read_parquet(paths[2])
+    original = pd.read_csv(fraud_csv).drop(columns="transaction_id")
+    assert list(first.columns) == list(original.columns)
+    assert len(first) == 50 and (first["Class"] == 1).all()
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert not np.allclose(first.to_numpy(), other.to_numpy())
+    # Original units: every value within the training rows' range (the
+    # generator's tanh output maps into it).
+    fraud = original[original["Class"] == 1].drop(columns="Class")
+    values = first.drop(columns="Class")
+    assert (values.min() >= fraud.min() - 1e-3 * fraud.abs().max()).all()
+    assert (values.max() <= fraud.max() + 1e-3 * fraud.abs().max()).all()
+
+
+def test_sample_refuses_bad_requests_with_one_line(
+    finished_run, tmp_path, capsys
+):
+    out, _ = finished_run
+    (tmp_path / "exists.csv").write_text("keep")
+    cases = [
+        ([str(tmp_path / "missing"), "5", "x.csv"], "no checkpoint at"),
+        ([str(tmp_path), "5", "x.csv"], "not a gan-jax checkpoint"),
+        ([str(out), "5", "x.csv"], "holds 3 GANs"),
+        ([str(out / "gans" / "seed-0"), "0", "x.csv"], "--rows"),
+        ([str(out / "gans" / "seed-0"), "5", "x.json"], "must end in"),
+        (
+            [str(out / "gans" / "seed-0"), "5", str(tmp_path / "exists.csv")],
+            "already exists",
+        ),
+    ]
+    for (checkpoint, rows, target), message in cases:
+        code = main(
+            ["sample", "--checkpoint", checkpoint, "--rows", rows]
+            + ["--out", target]
+        )
+        assert code == 2, (checkpoint, message)
+        error = capsys.readouterr().err
+        assert len(error.strip().splitlines()) == 1, error
+        assert message in error, error
+    assert (tmp_path / "exists.csv").read_text() == "keep"
+
+
+def test_sample_from_a_run_seed_repeats_the_runs_own_rows(finished_run):
+    out, _ = finished_run
+    path = Path("rows.csv")
+    code = main(
+        ["sample", "--checkpoint", str(out / "gans" / "seed-1"), "--rows", "7"]
+        + ["--out", str(path)]
+    )
+    assert code == 0
+    rows = pd.read_csv(path)
+    assert len(rows) == 7
+    assert "transaction_id" not in rows.columns and "Class" in rows.columns
+
+
+def _final_state(folder):
+    from gan_jax.checkpoints import restore
+
+    return restore(folder)
+
+
+def test_train_killed_with_sigkill_resumes_to_the_same_bits(tmp_path):
+    arguments = ["--steps", "800", "--checkpoint-every", "100", "--seed", "2"]
+    straight = tmp_path / "straight"
+    assert main(["train", *arguments, "--out", str(straight), *SMALL]) == 0
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_jax", "train", *arguments, *SMALL]
+        + ["--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: (out / "gan" / "100").is_dir(), process)
+    process.kill()
+    process.wait(timeout=60)
+    saved = sorted(
+        int(p.name) for p in (out / "gan").iterdir() if p.name.isdigit()
+    )
+    assert saved and saved[-1] < 800
+
+    assert main(["train", "--resume", str(out)]) == 0
+    first, second = _final_state(straight), _final_state(out)
+    assert first.step == second.step == 800
+    for a, b in zip(
+        jax.tree.leaves(first.state), jax.tree.leaves(second.state), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for name, values in first.history.items():
+        np.testing.assert_array_equal(values, second.history[name])
+
+
+def test_train_resume_refuses_a_finished_or_changed_run(tmp_path, capsys):
+    out = tmp_path / "trained"
+    assert main(["train", "--steps", "20", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    cases = [
+        (["--resume", str(out)], "nothing to resume"),
+        (["--resume", str(out), "--steps", "40"], "--steps"),
+        (["--resume", str(tmp_path / "none")], "not a gan-jax train folder"),
+    ]
+    for arguments, message in cases:
+        assert main(["train", *arguments]) == 2, arguments
+        error = capsys.readouterr().err
+        assert len(error.strip().splitlines()) == 1, error
+        assert message in error, error

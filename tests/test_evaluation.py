@@ -102,8 +102,8 @@ def test_no_test_row_ever_reaches_a_fit(table, monkeypatch):
     scored = []
 
     class SpyClassifier:
-        def __init__(self, name, seed):
-            self.model = make_classifier(name, seed)
+        def __init__(self, name, seed, **options):
+            self.model = make_classifier(name, seed, **options)
 
         def fit(self, features, labels, sample_weight=None):
             seen_by_fits.append(np.asarray(features))

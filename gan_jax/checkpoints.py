@@ -1,0 +1,687 @@
+"""Saving and restoring trained GANs, and training that survives interrupts.
+
+A checkpoint is one orbax-checkpoint step folder with two items:
+
+- `arrays`: the `GANState`, the fitted scaler's minima and maxima, the
+  GAN's key (as raw key data) and the per-step metrics so far, written
+  with orbax's standard array format (tensorstore; no pickle anywhere, so
+  a checkpoint from an untrusted source can at worst fail to load);
+- `meta`: JSON with the full `GANConfig`, the column names, the label
+  column and minority label, the step, a fingerprint of the training rows,
+  a checksum of the arrays and the package versions.
+
+`train_checkpointed` trains one GAN while saving every few steps into a
+folder of such steps (orbax's `CheckpointManager`: each save is written to
+a temporary folder and renamed into place, so a crash during a save leaves
+the previous step intact). Run again on the same folder, it continues from
+the last step and ends in the same bits as a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
+import shutil
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from gan_jax.config import GANConfig
+from gan_jax.sampling import sample
+from gan_jax.scaling import Scaler
+from gan_jax.training import (
+    DEFAULT_CHUNK_SIZE,
+    METRIC_NAMES,
+    DivergenceError,
+    GANState,
+    check_count,
+    init_state,
+    train,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Steps between saves unless told otherwise: a save takes about a tenth of
+#: a second, 500 steps about two seconds of training on a laptop CPU.
+DEFAULT_CHECKPOINT_EVERY = 500
+
+#: Saved steps kept in a training folder; older ones are deleted.
+DEFAULT_KEEP = 2
+
+_FORMAT = "gan-jax checkpoint"
+_FORMAT_VERSION = 1
+_VERSIONED_PACKAGES = (
+    "gan-jax",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "orbax-checkpoint",
+)
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used: missing, damaged or mismatched."""
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on request after its current chunk.
+
+    Attributes:
+        step: the step reached, and saved if there is a folder.
+        directory: the folder holding the checkpoint, or None when training
+            was not saving.
+    """
+
+    def __init__(self, step: int, directory: Path | None) -> None:
+        super().__init__(
+            f"training stopped at step {step}"
+            + ("" if directory is None else f", saved in {directory}")
+        )
+        self.step, self.directory = step, directory
+
+
+@dataclasses.dataclass(eq=False)
+class Checkpoint:
+    """A trained (or partly trained) GAN with what it needs to be used.
+
+    Attributes:
+        state: the GAN.
+        scaler: maps the original units to the [-1, 1] the GAN learned.
+        key: the GAN's root key; initialisation, training and the run's own
+            sample derive from it (`jax.random.split(key, 3)`).
+        history: each metric of `METRIC_NAMES` for steps 1 to `step`.
+        feature_names: the columns the GAN generates, in order.
+        target: the label column of the table it came from.
+        minority_label: the label value of the rows it learned.
+        fingerprint: SHA-256 of the training rows (original units).
+        versions: package versions of the process that saved it.
+    """
+
+    state: GANState
+    scaler: Scaler
+    key: jax.Array
+    history: dict[str, np.ndarray]
+    feature_names: tuple[str, ...]
+    target: str
+    minority_label: Any
+    fingerprint: str
+    versions: dict[str, str]
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    @property
+    def config(self) -> GANConfig:
+        return self.state.config
+
+    def sample(self, num_rows: int, key: jax.Array) -> np.ndarray:
+        """(num_rows, features) synthetic rows in the original units."""
+        rows = np.asarray(sample(self.state, num_rows, key))
+        return self.scaler.inverse_transform(rows)
+
+
+def rows_fingerprint(rows: np.ndarray) -> str:
+    """SHA-256 (hex) of a float32 row matrix's shape and values."""
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    digest = hashlib.sha256(json.dumps(rows.shape).encode())
+    digest.update(rows.tobytes())
+    return digest.hexdigest()
+
+
+def save(
+    directory: str | Path, checkpoint: Checkpoint, *, keep: int = DEFAULT_KEEP
+) -> Path:
+    """Saves `checkpoint` as step `checkpoint.step` of `directory`.
+
+    Keeps the newest `keep` steps. Returns the step folder.
+    """
+    check_count("keep", keep, minimum=1)
+    directory = Path(directory).absolute()
+    with _manager(directory, keep=keep) as manager:
+        _save_with(manager, checkpoint)
+    return directory / str(checkpoint.step)
+
+
+def restore(path: str | Path) -> Checkpoint:
+    """Reads a checkpoint.
+
+    Args:
+        path: a step folder, or a folder of steps (the newest is read), or
+            the output folder of `gan-jax train` or of a one-seed
+            `gan-jax run`.
+
+    Raises:
+        CheckpointError: nothing there, not a checkpoint, or damaged.
+    """
+    return _restore_step(resolve(path))
+
+
+def resolve(path: str | Path) -> Path:
+    """The step folder that `path` designates (see `restore`)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"no checkpoint at {path}: no such file or folder"
+        )
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is a file, not a checkpoint folder")
+    if _is_step(path):
+        return path
+    steps = _steps(path)
+    if steps:
+        return path / str(steps[-1])
+    for inner in ("gan", "gans"):
+        if (path / inner).is_dir():
+            nested = sorted(p for p in (path / inner).iterdir() if p.is_dir())
+            if inner == "gan" or len(nested) == 1:
+                return resolve(path / inner if inner == "gan" else nested[0])
+            if nested:
+                raise CheckpointError(
+                    f"{path} holds {len(nested)} GANs; choose one of "
+                    + ", ".join(str(p) for p in nested)
+                )
+    if not any(path.iterdir()):
+        raise CheckpointError(f"{path} is empty: no checkpoint was saved there")
+    raise CheckpointError(f"{path} is not a gan-jax checkpoint")
+
+
+def latest_step(directory: str | Path) -> int | None:
+    """The newest complete step saved in `directory`, or None."""
+    directory = Path(directory)
+    steps = _steps(directory) if directory.is_dir() else []
+    return steps[-1] if steps else None
+
+
+def train_checkpointed(
+    rows: np.ndarray,
+    config: GANConfig,
+    num_steps: int,
+    key: jax.Array,
+    *,
+    directory: str | Path | None = None,
+    every: int = DEFAULT_CHECKPOINT_EVERY,
+    keep: int = DEFAULT_KEEP,
+    feature_names: Sequence[str] | None = None,
+    target: str = "Class",
+    minority_label: Any = 1,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    callback: Callable[[GANState, dict[str, np.ndarray]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Checkpoint:
+    """Fits a scaler to `rows` and trains a GAN on them, saving as it goes.
+
+    Without `directory` this is `Scaler` plus `init_state` plus `train`.
+    With it, a step is saved every `every` steps and at the end; if the
+    folder already holds steps, training continues from the newest one
+    (after checking that it was made from the same rows, config and key),
+    and the result is bit for bit that of an uninterrupted run.
+
+    Args:
+        rows: (rows, features) the rows to learn, in original units.
+        config: the GAN's configuration.
+        num_steps: total training steps (counting steps already saved).
+        key: the GAN's root key, split into init, train and sample keys.
+        directory: the folder of saved steps, or None for no saving.
+        every: steps between saves.
+        keep: saved steps kept.
+        feature_names, target, minority_label: recorded with each save, so
+            that `gan-jax sample` can write a table like the input.
+        chunk_size: steps per compiled call (does not change the result).
+        callback: called after each chunk with the state and its metrics.
+        should_stop: asked after each chunk; if it answers True, the state
+            is saved and `TrainingInterrupted` raised.
+
+    Returns:
+        The trained GAN as a `Checkpoint`.
+
+    Raises:
+        CheckpointError: the folder holds a checkpoint of other rows,
+            config or key, or a damaged one.
+        DivergenceError: a loss or parameter became NaN or infinite; the
+            folder keeps its last finite step.
+        TrainingInterrupted: `should_stop` answered True.
+    """
+    check_count("num_steps", num_steps, minimum=0)
+    check_count("every", every, minimum=1)
+    check_count("keep", keep, minimum=1)
+    rows = np.asarray(rows, dtype=np.float32)
+    names = tuple(feature_names or (f"x{i}" for i in range(rows.shape[1])))
+    if len(names) != rows.shape[1]:
+        raise ValueError(
+            f"{len(names)} feature names for {rows.shape[1]} features"
+        )
+    scaler = Scaler().fit(rows)
+    scaled = scaler.transform(rows)
+    init_key, train_key, _ = jax.random.split(key, 3)
+    current = Checkpoint(
+        state=init_state(config, rows.shape[1], init_key),
+        scaler=scaler,
+        key=key,
+        history={name: np.zeros(0, np.float32) for name in METRIC_NAMES},
+        feature_names=names,
+        target=target,
+        minority_label=_json_scalar(minority_label),
+        fingerprint=rows_fingerprint(rows),
+        versions=_versions(),
+    )
+    if directory is None:
+
+        def on_chunk_unsaved(state, metrics) -> None:
+            if callback is not None:
+                callback(state, metrics)
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(int(state.step), None)
+
+        state, history = train(
+            current.state,
+            scaled,
+            num_steps,
+            train_key,
+            chunk_size=chunk_size,
+            callback=on_chunk_unsaved,
+        )
+        return dataclasses.replace(current, state=state, history=history)
+
+    directory = Path(directory).absolute()
+    if latest_step(directory) is not None:
+        current = _resume_from(directory, current, num_steps)
+    with _manager(directory, keep=keep) as manager:
+        chunks = [current.history]
+
+        def on_chunk(state: GANState, metrics: dict[str, np.ndarray]) -> None:
+            chunks.append(metrics)
+            if callback is not None:
+                callback(state, metrics)
+            if should_stop is not None and should_stop():
+                _save_with(manager, _with_history(current, state, chunks))
+                raise TrainingInterrupted(int(state.step), directory)
+
+        try:
+            while current.step < num_steps:
+                target_step = min(
+                    num_steps, (current.step // every + 1) * every
+                )
+                state, _ = train(
+                    current.state,
+                    scaled,
+                    target_step - current.step,
+                    train_key,
+                    chunk_size=chunk_size,
+                    callback=on_chunk,
+                )
+                current = _with_history(current, state, chunks)
+                chunks[:] = [current.history]
+                _save_with(manager, current)
+        except DivergenceError as error:
+            saved = latest_step(directory)
+            error.args = (
+                str(error)
+                + (
+                    f"; the last finite checkpoint is step {saved} in "
+                    f"{directory}"
+                    if saved is not None
+                    else "; nothing was saved before it"
+                ),
+            )
+            raise
+        if latest_step(directory) != current.step:
+            _save_with(manager, current)
+    return current
+
+
+# -- internals ------------------------------------------------------------
+
+
+def _with_history(current: Checkpoint, state: GANState, chunks) -> Checkpoint:
+    history = {
+        name: np.concatenate([chunk[name] for chunk in chunks]).astype(
+            np.float32
+        )
+        for name in METRIC_NAMES
+    }
+    return dataclasses.replace(current, state=state, history=history)
+
+
+def _resume_from(
+    directory: Path, fresh: Checkpoint, num_steps: int
+) -> Checkpoint:
+    saved = restore(directory)
+    where = f"the checkpoint in {directory}"
+    if saved.config != fresh.config:
+        differing = [
+            f"{field.name} ({getattr(saved.config, field.name)!r} in the "
+            f"checkpoint, {getattr(fresh.config, field.name)!r} now)"
+            for field in dataclasses.fields(GANConfig)
+            if getattr(saved.config, field.name)
+            != getattr(fresh.config, field.name)
+        ]
+        raise CheckpointError(
+            f"{where} was made with another configuration: "
+            + "; ".join(differing)
+        )
+    if saved.state.num_features != fresh.state.num_features:
+        raise CheckpointError(
+            f"{where} was trained on {saved.state.num_features} features, "
+            f"the data has {fresh.state.num_features}"
+        )
+    if saved.feature_names != fresh.feature_names:
+        raise CheckpointError(
+            f"{where} was trained on other columns "
+            f"({', '.join(saved.feature_names)})"
+        )
+    for field in ("target", "minority_label"):
+        if getattr(saved, field) != getattr(fresh, field):
+            raise CheckpointError(
+                f"{where} was trained with {field} "
+                f"{getattr(saved, field)!r}, not {getattr(fresh, field)!r}"
+            )
+    if saved.fingerprint != fresh.fingerprint:
+        raise CheckpointError(
+            f"{where} was trained on other rows (fingerprint "
+            f"{saved.fingerprint[:12]}, the data's is {fresh.fingerprint[:12]})"
+        )
+    if not np.array_equal(
+        jax.random.key_data(saved.key), jax.random.key_data(fresh.key)
+    ):
+        raise CheckpointError(f"{where} was trained with another seed")
+    if saved.step > num_steps:
+        raise CheckpointError(
+            f"{where} is at step {saved.step}, past the {num_steps} steps "
+            "asked for"
+        )
+    logger.info("resuming from step %d of %s", saved.step, directory)
+    return saved
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in _VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _json_scalar(value: Any) -> Any:
+    """A label value as JSON can hold it (NumPy scalars become Python ones)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        value = str(value)
+    return value
+
+
+def _arrays(checkpoint: Checkpoint) -> dict[str, Any]:
+    arrays = {
+        "state": checkpoint.state,
+        "scaler": {
+            "data_min": np.asarray(checkpoint.scaler.data_min, np.float64),
+            "data_max": np.asarray(checkpoint.scaler.data_max, np.float64),
+        },
+        "key": np.asarray(jax.random.key_data(checkpoint.key)),
+    }
+    # Orbax refuses empty arrays: a step-0 checkpoint has no history.
+    if checkpoint.step > 0:
+        arrays["history"] = {
+            name: np.asarray(checkpoint.history[name], np.float32)
+            for name in METRIC_NAMES
+        }
+    return arrays
+
+
+def _checksum(arrays: dict[str, Any], described: dict[str, Any]) -> str:
+    """SHA-256 of the arrays and of what the metadata says about them, so
+    that a changed byte in either is caught."""
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
+    for path, leaf in jax.tree_util.tree_flatten_with_path(arrays)[0]:
+        leaf = np.asarray(leaf)
+        digest.update(jax.tree_util.keystr(path).encode())
+        digest.update(f"{leaf.dtype}{leaf.shape}".encode())
+        digest.update(np.ascontiguousarray(leaf).tobytes())
+    return digest.hexdigest()
+
+
+#: Metadata fields covered by the checksum (all but the checksum itself
+#: and the informational versions).
+_CHECKED_FIELDS = (
+    "format",
+    "format_version",
+    "step",
+    "num_features",
+    "config",
+    "feature_names",
+    "target",
+    "minority_label",
+    "fingerprint",
+    "key_impl",
+)
+
+
+def _meta(checkpoint: Checkpoint, arrays: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "format": _FORMAT,
+        "format_version": _FORMAT_VERSION,
+        "step": checkpoint.step,
+        "num_features": checkpoint.state.num_features,
+        "config": dataclasses.asdict(checkpoint.config),
+        "feature_names": list(checkpoint.feature_names),
+        "target": checkpoint.target,
+        "minority_label": checkpoint.minority_label,
+        "fingerprint": checkpoint.fingerprint,
+        "key_impl": _key_impl_name(checkpoint.key),
+        "versions": checkpoint.versions,
+    }
+    # Through JSON first, so that the checksum sees what a reader will
+    # (tuples become lists).
+    described = json.loads(
+        json.dumps({field: meta[field] for field in _CHECKED_FIELDS})
+    )
+    meta["checksum"] = _checksum(arrays, described)
+    return meta
+
+
+def _key_impl_name(key: jax.Array) -> str:
+    return str(jax.random.key_impl(key))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Orbax reports every save at INFO level and warns about things that
+    do not concern a single-process CPU run; the caller says what matters."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+@contextlib.contextmanager
+def _manager(directory: Path, *, keep: int) -> Iterator[ocp.CheckpointManager]:
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep,
+        # Saves finish before training goes on: a save reported done is on
+        # disk, and nothing runs in the background when a signal arrives.
+        enable_async_checkpointing=False,
+        create=True,
+    )
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(
+            f"cannot use {directory} for checkpoints: it is a file"
+        )
+    try:
+        with _quiet():
+            manager = ocp.CheckpointManager(directory, options=options)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"cannot use {directory} for checkpoints: {error}"
+        ) from None
+    try:
+        yield manager
+    finally:
+        with _quiet():
+            manager.close()
+
+
+def _save_with(manager: ocp.CheckpointManager, checkpoint: Checkpoint) -> None:
+    arrays = _arrays(checkpoint)
+    try:
+        with _quiet():
+            manager.save(
+                checkpoint.step,
+                args=ocp.args.Composite(
+                    arrays=ocp.args.StandardSave(arrays),
+                    meta=ocp.args.JsonSave(_meta(checkpoint, arrays)),
+                ),
+                force=True,
+            )
+            manager.wait_until_finished()
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot save step {checkpoint.step} in {manager.directory}: "
+            f"{error}"
+        ) from None
+
+
+def _is_step(path: Path) -> bool:
+    return (path / "meta").is_dir() and (path / "arrays").is_dir()
+
+
+def _steps(directory: Path) -> list[int]:
+    """Complete steps: orbax writes a step to a temporary name first."""
+    return sorted(
+        int(child.name)
+        for child in directory.iterdir()
+        if child.name.isdigit() and child.is_dir() and _is_step(child)
+    )
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((path / "meta" / "metadata").read_text())
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path} is not a gan-jax checkpoint (no meta/metadata)"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is damaged: its metadata cannot be read ({error})"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise CheckpointError(f"{path} is not a gan-jax checkpoint")
+    if meta.get("format_version") != _FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version "
+            f"{meta.get('format_version')!r}; this gan-jax reads version "
+            f"{_FORMAT_VERSION}"
+        )
+    return meta
+
+
+def _restore_step(path: Path) -> Checkpoint:
+    meta = _read_meta(path)
+    try:
+        config = GANConfig(**meta["config"])
+        num_features = int(meta["num_features"])
+        step = int(meta["step"])
+        names = tuple(str(name) for name in meta["feature_names"])
+        if len(names) != num_features or num_features < 1 or step < 0:
+            raise ValueError("inconsistent sizes")
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is damaged: its metadata is inconsistent ({error})"
+        ) from None
+
+    try:
+        key = jax.random.key(0, impl=str(meta.get("key_impl", "threefry2x32")))
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{path} is damaged: unknown key implementation ({error})"
+        ) from None
+    template = _arrays(_template(config, num_features, step, key))
+    try:
+        with _quiet():
+            checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+            restored = checkpointer.restore(
+                path.absolute(),
+                args=ocp.args.Composite(
+                    arrays=ocp.args.StandardRestore(template)
+                ),
+            )["arrays"]
+    except Exception as error:  # orbax and tensorstore raise many kinds
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else ""
+        )
+        raise CheckpointError(
+            f"{path} is damaged: its arrays cannot be read "
+            f"({type(error).__name__}: {first_line[:200]})"
+        ) from None
+    restored = jax.tree.map(np.asarray, restored)
+    described = {field: meta.get(field) for field in _CHECKED_FIELDS}
+    if _checksum(restored, described) != meta.get("checksum"):
+        raise CheckpointError(
+            f"{path} is damaged: its arrays do not match the checksum "
+            "recorded when it was saved"
+        )
+    scaler = Scaler()
+    scaler.data_min = restored["scaler"]["data_min"]
+    scaler.data_max = restored["scaler"]["data_max"]
+    state = jax.tree.map(jax.numpy.asarray, restored["state"])
+    return Checkpoint(
+        state=state,
+        scaler=scaler,
+        key=jax.random.wrap_key_data(
+            restored["key"], impl=jax.random.key_impl(key)
+        ),
+        history={
+            name: restored["history"][name] if step else np.zeros(0, np.float32)
+            for name in METRIC_NAMES
+        },
+        feature_names=names,
+        target=str(meta.get("target", "Class")),
+        minority_label=meta.get("minority_label", 1),
+        fingerprint=str(meta.get("fingerprint", "")),
+        versions=dict(meta.get("versions", {})),
+    )
+
+
+def _template(
+    config: GANConfig, num_features: int, step: int, key
+) -> Checkpoint:
+    scaler = Scaler()
+    scaler.data_min = np.zeros(num_features, np.float64)
+    scaler.data_max = np.ones(num_features, np.float64)
+    state = init_state(config, num_features, key)
+    return Checkpoint(
+        state=state.replace(step=jax.numpy.asarray(step, state.step.dtype)),
+        scaler=scaler,
+        key=key,
+        history={name: np.zeros(step, np.float32) for name in METRIC_NAMES},
+        feature_names=(),
+        target="",
+        minority_label=None,
+        fingerprint="",
+        versions={},
+    )
+
+
+def remove_older_steps(directory: str | Path) -> None:
+    """Deletes every saved step of `directory` but the newest."""
+    directory = Path(directory)
+    for step in _steps(directory)[:-1]:
+        shutil.rmtree(directory / str(step))
