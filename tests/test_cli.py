@@ -462,14 +462,21 @@ def _metrics(folder):
     return pd.read_csv(folder / "metrics.csv").drop(columns="fit_seconds")
 
 
+@pytest.fixture(scope="module")
+def resumable_reference(tmp_path_factory):
+    """A run of RESUMABLE_RUN that nothing stopped."""
+    reference = tmp_path_factory.mktemp("runs") / "reference"
+    assert main(["run", *RESUMABLE_RUN, "--out", str(reference)]) == 0
+    return reference
+
+
 @pytest.mark.parametrize(
     "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 )
 def test_a_signal_during_training_saves_and_resume_finishes_the_same(
-    tmp_path, signum, status
+    resumable_reference, tmp_path, signum, status
 ):
-    reference = tmp_path / "reference"
-    assert main(["run", *RESUMABLE_RUN, "--out", str(reference)]) == 0
+    reference = resumable_reference
 
     out = tmp_path / "stopped"
     process = subprocess.Popen(
@@ -528,7 +535,8 @@ def test_a_run_stopped_among_the_fits_keeps_them_and_resumes(
         return fit(*args)
 
     monkeypatch.setattr(gan_jax.evaluation, "_fit_task", count)
-    assert main(["run", "--resume", str(out)]) == 0
+    # In-process fits, so that the counting stand-in sees them.
+    assert main(["run", "--resume", str(out), "--jobs", "1"]) == 0
     # The two recorded fits were not done again; the other two were.
     assert len(refitted) == 2 and not set(refitted) & set(calls[:2])
     pd.testing.assert_frame_equal(

@@ -10,7 +10,7 @@ from gan_jax.evaluation import (
     classification_metrics,
     run_comparison,
 )
-from gan_jax.oversampling import OVERSAMPLERS, GANOversampler
+from gan_jax.oversampling import OVERSAMPLERS
 
 FAST = RunSettings(
     classifiers=("logistic-regression", "hist-gradient-boosting"),
@@ -100,6 +100,7 @@ def test_metrics_do_not_depend_on_the_number_of_jobs(table):
 def test_no_test_row_ever_reaches_a_fit(table, monkeypatch):
     seen_by_fits = []
     scored = []
+    gan_trainings = []
 
     class SpyClassifier:
         def __init__(self, name, seed, **options):
@@ -120,19 +121,22 @@ def test_no_test_row_ever_reaches_a_fit(table, monkeypatch):
         seen_by_fits.append(np.asarray(features))
         return real_resample(name, features, labels, **kwargs)
 
-    class SpyGAN(GANOversampler):
-        def _fit_resample(self, X, y):
-            seen_by_fits.append(np.asarray(X))
-            return super()._fit_resample(X, y)
+    real_train_checkpointed = evaluation.train_checkpointed
+
+    def spy_gan_training(rows, *args, **kwargs):
+        seen_by_fits.append(np.asarray(rows))
+        gan_trainings.append(len(rows))
+        return real_train_checkpointed(rows, *args, **kwargs)
 
     monkeypatch.setattr(evaluation, "make_classifier", SpyClassifier)
     monkeypatch.setattr(evaluation, "resample", spy_resample)
-    monkeypatch.setattr(evaluation, "GANOversampler", SpyGAN)
+    monkeypatch.setattr(evaluation, "train_checkpointed", spy_gan_training)
     # One seed: another seed's split may rightly train on these test rows.
     run_comparison(table, RunSettings(**{**FAST.__dict__, "num_seeds": 1}))
 
     test_rows = {row.tobytes() for rows in scored for row in rows}
     assert len(seen_by_fits) > len(OVERSAMPLERS)
+    assert gan_trainings, "the GAN's training rows were not seen"
     for rows in seen_by_fits:
         assert not test_rows & {row.tobytes() for row in rows}
     # Only the test split is scored: 30 % of the table.
