@@ -10,6 +10,7 @@ from gan_jax.checkpoints import (
     restore,
     save,
     train_checkpointed,
+    train_many_checkpointed,
 )
 from gan_jax.config import GANConfig, RunSettings
 from gan_jax.data import DataError, Split, Table, load_table, split
@@ -23,9 +24,14 @@ from gan_jax.training import (
     METRIC_NAMES,
     DivergenceError,
     GANState,
+    gan_keys,
+    init_many,
     init_state,
+    stack_states,
     train,
+    train_many,
     train_step,
+    unstack_states,
 )
 
 __version__ = "0.1.0"
@@ -48,6 +54,8 @@ __all__ = [
     "Split",
     "Table",
     "TrainingInterrupted",
+    "gan_keys",
+    "init_many",
     "init_state",
     "load_table",
     "make_fraud_like",
@@ -56,7 +64,11 @@ __all__ = [
     "sample",
     "save",
     "split",
+    "stack_states",
     "train",
     "train_checkpointed",
+    "train_many",
+    "train_many_checkpointed",
     "train_step",
+    "unstack_states",
 ]

@@ -44,8 +44,11 @@ from gan_jax.training import (
     DivergenceError,
     GANState,
     check_count,
+    gan_keys,
     init_state,
-    train,
+    stack_states,
+    train_many,
+    unstack_states,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,7 +101,7 @@ class Checkpoint:
         state: the GAN.
         scaler: maps the original units to the [-1, 1] the GAN learned.
         key: the GAN's root key; initialisation, training and the run's own
-            sample derive from it (`jax.random.split(key, 3)`).
+            sample derive from it (`gan_jax.training.gan_keys`).
         history: each metric of `METRIC_NAMES` for steps 1 to `step`.
         feature_names: the columns the GAN generates, in order.
         target: the label column of the table it came from.
@@ -221,17 +224,18 @@ def train_checkpointed(
 ) -> Checkpoint:
     """Fits a scaler to `rows` and trains a GAN on them, saving as it goes.
 
-    Without `directory` this is `Scaler` plus `init_state` plus `train`.
-    With it, a step is saved every `every` steps and at the end; if the
-    folder already holds steps, training continues from the newest one
-    (after checking that it was made from the same rows, config and key),
-    and the result is bit for bit that of an uninterrupted run.
+    Without `directory` this is `Scaler` plus `init_state` plus `train`
+    (with the keys of `gan_keys(key)`). With it, a step is saved every
+    `every` steps and at the end; if the folder already holds steps,
+    training continues from the newest one (after checking that it was made
+    from the same rows, config and key), and the result is bit for bit
+    that of an uninterrupted run.
 
     Args:
         rows: (rows, features) the rows to learn, in original units.
         config: the GAN's configuration.
         num_steps: total training steps (counting steps already saved).
-        key: the GAN's root key, split into init, train and sample keys.
+        key: the GAN's root key (`gan_keys` splits it).
         directory: the folder of saved steps, or None for no saving.
         every: steps between saves.
         keep: saved steps kept.
@@ -252,91 +256,186 @@ def train_checkpointed(
             folder keeps its last finite step.
         TrainingInterrupted: `should_stop` answered True.
     """
+    (trained,) = train_many_checkpointed(
+        [rows],
+        config,
+        num_steps,
+        [key],
+        directories=None if directory is None else [directory],
+        every=every,
+        keep=keep,
+        feature_names=feature_names,
+        target=target,
+        minority_label=minority_label,
+        chunk_size=chunk_size,
+        callback=None
+        if callback is None
+        else lambda states, metrics: callback(
+            unstack_states(states)[0],
+            {name: values[0] for name, values in metrics.items()},
+        ),
+        should_stop=should_stop,
+    )
+    return trained
+
+
+def train_many_checkpointed(
+    rows: Sequence[np.ndarray],
+    config: GANConfig,
+    num_steps: int,
+    keys: Sequence[jax.Array],
+    *,
+    directories: Sequence[str | Path] | None = None,
+    every: int = DEFAULT_CHECKPOINT_EVERY,
+    keep: int = DEFAULT_KEEP,
+    feature_names: Sequence[str] | None = None,
+    target: str = "Class",
+    minority_label: Any = 1,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    seeds_per_group: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    callback: Callable[[GANState, dict[str, np.ndarray]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Checkpoint]:
+    """`train_checkpointed` for many GANs at once, through `train_many`.
+
+    GAN i learns `rows[i]` with root key `keys[i]` and saves into
+    `directories[i]`; each ends in the bits `train_checkpointed` gives it
+    alone, and each folder is one that `restore` and `gan-jax sample` read.
+    The GANs train in step with each other and are saved together. On
+    folders that already hold steps, all continue from the newest step that
+    every folder holds (a run stopped in the middle of saving them may have
+    saved some GANs one step further; those later steps are deleted and
+    made again, to the same bits).
+
+    Args:
+        rows: per GAN, (rows, features) in original units; row counts may
+            differ, features may not.
+        config: the configuration of every GAN.
+        num_steps: total training steps (counting steps already saved).
+        keys: per GAN, its root key.
+        directories: per GAN, its folder of saved steps; None for no saving.
+        every, keep, feature_names, target, minority_label, chunk_size:
+            as for `train_checkpointed`, the same for every GAN.
+        seeds_per_group, devices: as for `gan_jax.training.train_many`.
+        callback: called after each chunk with the stacked states and the
+            chunk's metrics, each of shape (GANs, steps).
+        should_stop: asked after each chunk; True saves every GAN and
+            raises `TrainingInterrupted`.
+
+    Returns:
+        The trained GANs, one `Checkpoint` each, in the order of `keys`.
+
+    Raises:
+        CheckpointError, DivergenceError, TrainingInterrupted: as for
+            `train_checkpointed`; a divergence names the GAN's folder.
+    """
     check_count("num_steps", num_steps, minimum=0)
     check_count("every", every, minimum=1)
     check_count("keep", keep, minimum=1)
-    rows = np.asarray(rows, dtype=np.float32)
-    names = tuple(feature_names or (f"x{i}" for i in range(rows.shape[1])))
-    if len(names) != rows.shape[1]:
+    rows = [np.asarray(part, dtype=np.float32) for part in rows]
+    keys = list(keys)
+    if not rows or len(rows) != len(keys):
         raise ValueError(
-            f"{len(names)} feature names for {rows.shape[1]} features"
+            f"{len(rows)} row arrays for {len(keys)} keys; give one per key"
         )
-    scaler = Scaler().fit(rows)
-    scaled = scaler.transform(rows)
-    init_key, train_key, _ = jax.random.split(key, 3)
-    current = Checkpoint(
-        state=init_state(config, rows.shape[1], init_key),
-        scaler=scaler,
-        key=key,
-        history={name: np.zeros(0, np.float32) for name in METRIC_NAMES},
-        feature_names=names,
-        target=target,
-        minority_label=_json_scalar(minority_label),
-        fingerprint=rows_fingerprint(rows),
-        versions=_versions(),
-    )
-    if directory is None:
+    if directories is not None:
+        directories = [Path(directory).absolute() for directory in directories]
+        if len(directories) != len(keys):
+            raise ValueError(
+                f"{len(directories)} folders for {len(keys)} keys; give one "
+                "per key"
+            )
+    current = [
+        _fresh(part, config, key, feature_names, target, minority_label)
+        for part, key in zip(rows, keys, strict=True)
+    ]
+    scaled = [
+        checkpoint.scaler.transform(part)
+        for checkpoint, part in zip(current, rows, strict=True)
+    ]
+    if directories is not None:
+        current = _resume_all(directories, current, num_steps)
 
-        def on_chunk_unsaved(state, metrics) -> None:
-            if callback is not None:
-                callback(state, metrics)
-            if should_stop is not None and should_stop():
-                raise TrainingInterrupted(int(state.step), None)
-
-        state, history = train(
-            current.state,
-            scaled,
-            num_steps,
-            train_key,
-            chunk_size=chunk_size,
-            callback=on_chunk_unsaved,
+    with contextlib.ExitStack() as stack:
+        managers = (
+            None
+            if directories is None
+            else [
+                stack.enter_context(_manager(directory, keep=keep))
+                for directory in directories
+            ]
         )
-        return dataclasses.replace(current, state=state, history=history)
+        chunks = [[checkpoint.history] for checkpoint in current]
 
-    directory = Path(directory).absolute()
-    if latest_step(directory) is not None:
-        current = _resume_from(directory, current, num_steps)
-    with _manager(directory, keep=keep) as manager:
-        chunks = [current.history]
-
-        def on_chunk(state: GANState, metrics: dict[str, np.ndarray]) -> None:
-            chunks.append(metrics)
-            if callback is not None:
-                callback(state, metrics)
-            if should_stop is not None and should_stop():
-                _save_with(manager, _with_history(current, state, chunks))
-                raise TrainingInterrupted(int(state.step), directory)
-
-        try:
-            while current.step < num_steps:
-                target_step = min(
-                    num_steps, (current.step // every + 1) * every
+        def updated(states: GANState) -> list[Checkpoint]:
+            return [
+                _with_history(checkpoint, state, seed_chunks)
+                for checkpoint, state, seed_chunks in zip(
+                    current, unstack_states(states), chunks, strict=True
                 )
-                state, _ = train(
-                    current.state,
+            ]
+
+        def on_chunk(states: GANState, metrics: dict[str, np.ndarray]) -> None:
+            for index, seed_chunks in enumerate(chunks):
+                seed_chunks.append(
+                    {name: values[index] for name, values in metrics.items()}
+                )
+            if callback is not None:
+                callback(states, metrics)
+            if should_stop is not None and should_stop():
+                step = int(np.asarray(states.step)[0])
+                if managers is None:
+                    raise TrainingInterrupted(step, None)
+                _save_all(managers, updated(states))
+                raise TrainingInterrupted(step, _common_parent(directories))
+
+        step = current[0].step
+        # Without folders, one call; with them, one call per save.
+        interval = every if managers is not None else max(num_steps, 1)
+        try:
+            while step < num_steps:
+                target_step = min(num_steps, (step // interval + 1) * interval)
+                states, _ = train_many(
+                    config,
                     scaled,
-                    target_step - current.step,
-                    train_key,
+                    [checkpoint.key for checkpoint in current],
+                    target_step - step,
+                    states=stack_states([c.state for c in current]),
                     chunk_size=chunk_size,
+                    seeds_per_group=seeds_per_group,
+                    devices=devices,
                     callback=on_chunk,
                 )
-                current = _with_history(current, state, chunks)
-                chunks[:] = [current.history]
-                _save_with(manager, current)
+                current = updated(states)
+                chunks = [[checkpoint.history] for checkpoint in current]
+                step = current[0].step
+                if managers is not None:
+                    _save_all(managers, current)
         except DivergenceError as error:
-            saved = latest_step(directory)
-            error.args = (
-                str(error)
-                + (
-                    f"; the last finite checkpoint is step {saved} in "
-                    f"{directory}"
-                    if saved is not None
-                    else "; nothing was saved before it"
-                ),
-            )
+            if directories is not None:
+                where = directories[error.index or 0]
+                saved = latest_step(where)
+                text = str(error)
+                if error.index is not None:
+                    text = text.replace(
+                        f" of GAN {error.index}", f" of the GAN in {where}", 1
+                    )
+                    where = "it"
+                error.args = (
+                    text
+                    + (
+                        f"; the last finite checkpoint is step {saved} in "
+                        f"{where}"
+                        if saved is not None
+                        else "; nothing was saved before it"
+                    ),
+                )
             raise
-        if latest_step(directory) != current.step:
-            _save_with(manager, current)
+        if managers is not None and any(
+            latest_step(directory) != step for directory in directories
+        ):
+            _save_all(managers, current)
     return current
 
 
@@ -353,10 +452,73 @@ def _with_history(current: Checkpoint, state: GANState, chunks) -> Checkpoint:
     return dataclasses.replace(current, state=state, history=history)
 
 
-def _resume_from(
-    directory: Path, fresh: Checkpoint, num_steps: int
+def _fresh(
+    rows: np.ndarray,
+    config: GANConfig,
+    key: jax.Array,
+    feature_names: Sequence[str] | None,
+    target: str,
+    minority_label: Any,
 ) -> Checkpoint:
-    saved = restore(directory)
+    """A GAN at step 0 with its scaler fitted to `rows`."""
+    names = tuple(feature_names or (f"x{i}" for i in range(rows.shape[1])))
+    if len(names) != rows.shape[1]:
+        raise ValueError(
+            f"{len(names)} feature names for {rows.shape[1]} features"
+        )
+    return Checkpoint(
+        state=init_state(config, rows.shape[1], gan_keys(key).init),
+        scaler=Scaler().fit(rows),
+        key=key,
+        history={name: np.zeros(0, np.float32) for name in METRIC_NAMES},
+        feature_names=names,
+        target=target,
+        minority_label=_json_scalar(minority_label),
+        fingerprint=rows_fingerprint(rows),
+        versions=_versions(),
+    )
+
+
+def _resume_all(
+    directories: list[Path], fresh: list[Checkpoint], num_steps: int
+) -> list[Checkpoint]:
+    """Each GAN at the newest step that every folder holds (see
+    `train_many_checkpointed`), or all fresh if some folder holds none."""
+    held = [set(_steps(d)) if d.is_dir() else set() for d in directories]
+    common = set.intersection(*held)
+    step = max(common) if common else None
+    for directory, steps in zip(directories, held, strict=True):
+        for later in sorted(s for s in steps if step is None or s > step):
+            shutil.rmtree(directory / str(later))
+    if step is None:
+        return fresh
+    return [
+        _resume_from(directory, checkpoint, num_steps, step=step)
+        for directory, checkpoint in zip(directories, fresh, strict=True)
+    ]
+
+
+def _save_all(managers, checkpoints: list[Checkpoint]) -> None:
+    for manager, checkpoint in zip(managers, checkpoints, strict=True):
+        _save_with(manager, checkpoint)
+
+
+def _common_parent(directories: list[Path]) -> Path:
+    """The folder to name for a stop: the GAN's own, or the one above all."""
+    parents = {directory.parent for directory in directories}
+    if len(directories) > 1 and len(parents) == 1:
+        return parents.pop()
+    return directories[0]
+
+
+def _resume_from(
+    directory: Path,
+    fresh: Checkpoint,
+    num_steps: int,
+    *,
+    step: int | None = None,
+) -> Checkpoint:
+    saved = restore(directory if step is None else directory / str(step))
     where = f"the checkpoint in {directory}"
     if saved.config != fresh.config:
         differing = [

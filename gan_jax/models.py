@@ -3,6 +3,18 @@
 Both are plain multilayer perceptrons over table rows. Layer names are
 explicit (`dense_0`, `batch_norm_0`, ..., `output`) so that parameter trees
 read the same in checkpoints, tests and error messages.
+
+The layers are batch-invariant: every sum over the rows of a batch (batch
+norm statistics, the bias gradients, the losses) is a fixed binary tree of
+elementwise additions (`row_sum`), never an XLA reduction. XLA picks a
+reduction's summation order from the shapes around it, so under `jax.vmap`
+(many GANs at once, `gan_jax.training.train_many`) or sharding, a reduction
+over a seed's 64 rows can round differently from the same reduction in a
+lone GAN. A tree of additions rounds the same way whatever is batched
+around it, which is what lets a GAN trained among many end in the very
+bits of one trained alone. Matrix products need no such care: XLA:CPU
+computes each one of a batch with the kernel a lone one gets (the tests
+check it), the one exception being handled in `Dense`.
 """
 
 from __future__ import annotations
@@ -18,6 +30,128 @@ from gan_jax.config import GANConfig
 # Keras's Dense default; the reference model was written in Keras, and
 # Glorot keeps the deep generator's early outputs away from tanh saturation.
 _kernel_init = nn.initializers.glorot_uniform()
+
+
+def row_sum(x: jax.Array, axis: int = 0) -> jax.Array:
+    """Sums along `axis` by a fixed binary tree of elementwise additions.
+
+    The result rounds the same way whatever the surrounding batch or
+    sharding (see the module docstring), and so does its gradient, which
+    is made of slices and additions only.
+    """
+    x = jnp.moveaxis(x, axis, 0)
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        paired = x[:half] + x[half : 2 * half]
+        x = (
+            jnp.concatenate([paired, x[2 * half :]])
+            if x.shape[0] % 2
+            else paired
+        )
+    return x[0]
+
+
+def row_mean(x: jax.Array) -> jax.Array:
+    """Mean over axis 0, batch-invariant (see `row_sum`)."""
+    return row_sum(x) / x.shape[0]
+
+
+@jax.custom_vjp
+def broadcast_rows(values: jax.Array, like: jax.Array) -> jax.Array:
+    """`values` (features,) repeated for every row of `like` (..., features).
+
+    The same as NumPy broadcasting, but its gradient sums the rows with
+    `row_sum`: the gradient of plain broadcasting is an XLA reduction,
+    which is not batch-invariant.
+    """
+    return jnp.broadcast_to(values, like.shape)
+
+
+def _broadcast_rows_forward(values, like):
+    return jnp.broadcast_to(values, like.shape), like
+
+
+def _broadcast_rows_backward(like, cotangent):
+    rows = cotangent.reshape(-1, *cotangent.shape[like.ndim - 1 :])
+    return row_sum(rows), jnp.zeros_like(like)
+
+
+broadcast_rows.defvjp(_broadcast_rows_forward, _broadcast_rows_backward)
+
+
+class Dense(nn.Module):
+    """A dense layer, `x @ kernel + bias`, batch-invariant.
+
+    The same parameters (names, shapes, initialisation) as `flax.linen.Dense`
+    with Glorot-uniform kernels. A layer with one output unit is an
+    elementwise product and a `row_sum`: the gradient of its kernel is a
+    matrix-vector product, which XLA:CPU does not compute the same way
+    inside and outside `vmap`.
+
+    Attributes:
+        features: number of output units.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param(
+            "kernel", _kernel_init, (x.shape[-1], self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        if self.features == 1:
+            weighted = x * broadcast_rows(kernel[:, 0], x)
+            y = row_sum(weighted, axis=-1)[..., None]
+        else:
+            y = x @ kernel
+        return y + broadcast_rows(bias, y)
+
+
+class BatchNorm(nn.Module):
+    """Batch normalisation over axis 0 with Keras's momentum, batch-invariant.
+
+    The same variables as `flax.linen.BatchNorm` (`scale`, `bias`; running
+    `mean`, `var`). In training mode it normalises with the batch's mean
+    and (biased, two-pass) variance and moves the running averages:
+    running = momentum * running + (1 - momentum) * batch.
+
+    Attributes:
+        momentum: weight of the old running average.
+        epsilon: added to the variance.
+        use_running_average: inference mode (the running averages) if True.
+    """
+
+    momentum: float
+    epsilon: float
+    use_running_average: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        num = x.shape[-1]
+        running_mean = self.variable(
+            "batch_stats", "mean", lambda: jnp.zeros(num, jnp.float32)
+        )
+        running_var = self.variable(
+            "batch_stats", "var", lambda: jnp.ones(num, jnp.float32)
+        )
+        scale = self.param("scale", nn.initializers.ones, (num,))
+        bias = self.param("bias", nn.initializers.zeros, (num,))
+        if self.use_running_average:
+            mean, var = running_mean.value, running_var.value
+        else:
+            mean = row_mean(x)
+            centred = x - broadcast_rows(mean, x)
+            var = row_mean(centred * centred)
+            if not self.is_initializing():
+                keep = self.momentum
+                running_mean.value = (
+                    keep * running_mean.value + (1 - keep) * mean
+                )
+                running_var.value = keep * running_var.value + (1 - keep) * var
+        factor = jax.lax.rsqrt(var + self.epsilon) * scale
+        normalised = (x - broadcast_rows(mean, x)) * broadcast_rows(factor, x)
+        return normalised + broadcast_rows(bias, x)
 
 
 def _mix32(x: jax.Array) -> jax.Array:
@@ -98,19 +232,15 @@ class Generator(nn.Module):
         config = self.config
         x = noise
         for index, width in enumerate(config.generator_widths):
-            x = nn.Dense(
-                width, kernel_init=_kernel_init, name=f"dense_{index}"
-            )(x)
+            x = Dense(width, name=f"dense_{index}")(x)
             x = nn.leaky_relu(x, config.leaky_relu_slope)
-            x = nn.BatchNorm(
-                use_running_average=not train,
+            x = BatchNorm(
                 momentum=config.batch_norm_momentum,
                 epsilon=config.batch_norm_epsilon,
+                use_running_average=not train,
                 name=f"batch_norm_{index}",
             )(x)
-        x = nn.Dense(
-            self.num_features, kernel_init=_kernel_init, name="output"
-        )(x)
+        x = Dense(self.num_features, name="output")(x)
         return jnp.tanh(x)
 
 
@@ -142,12 +272,10 @@ class Discriminator(nn.Module):
         config = self.config
         x = rows
         for index, width in enumerate(config.discriminator_widths):
-            x = nn.Dense(
-                width, kernel_init=_kernel_init, name=f"dense_{index}"
-            )(x)
+            x = Dense(width, name=f"dense_{index}")(x)
             x = nn.leaky_relu(x, config.leaky_relu_slope)
             x = Dropout(config.dropout_rate, name=f"dropout_{index}")(
                 x, deterministic=not train
             )
-        x = nn.Dense(1, kernel_init=_kernel_init, name="output")(x)
+        x = Dense(1, name="output")(x)
         return x[..., 0]

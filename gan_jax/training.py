@@ -1,4 +1,4 @@
-"""GAN state, the pure training step, and the scanned training loop.
+"""GAN state, the pure training step, and the scanned training loops.
 
 Everything here is a pure function of explicit inputs: a `GANState`, a batch
 of real rows and a PRNG key in, a new `GANState` and metrics out. The same
@@ -7,13 +7,20 @@ inputs give the same bits on the same platform.
 Randomness: `train` derives the key of global step t as
 `fold_in(key, t)`, so a run's result depends only on its key and its total
 number of steps, never on how the steps were split into chunks or calls.
+
+`train_many` trains one GAN per key in one compiled program (`jax.vmap`
+over the seeds, the seed axis sharded across devices when there are
+several). Every layer, loss and optimizer step is batch-invariant (see
+`gan_jax.models`), so each seed ends in the bits that `train` gives it
+alone, whatever the number of seeds, groups or devices.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.struct
@@ -23,7 +30,7 @@ import numpy as np
 import optax
 
 from gan_jax.config import GANConfig
-from gan_jax.models import Discriminator, Generator
+from gan_jax.models import Discriminator, Generator, row_mean
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +60,29 @@ class DivergenceError(ArithmeticError):
         what: the metric or network whose values were not finite.
         value: the offending value.
         last_finite_state: the state at the start of the chunk, every value
-            finite.
+            finite (for `train_many`: every GAN's, stacked).
+        index: for `train_many` with several keys, the position of the GAN
+            that diverged first; None for one GAN.
     """
 
     def __init__(
-        self, step: int, what: str, value: float, last_finite_state: GANState
+        self,
+        step: int,
+        what: str,
+        value: float,
+        last_finite_state: GANState,
+        index: int | None = None,
     ) -> None:
+        which = "" if index is None else f" of GAN {index}"
         super().__init__(
-            f"training diverged at step {step}: {what} became {value}"
+            f"training diverged at step {step}{which}: {what} became {value}"
             if what in METRIC_NAMES
-            else f"training diverged by step {step}: the {what} hold NaN "
-            "or infinite values"
+            else f"training diverged by step {step}{which}: the {what} hold "
+            "NaN or infinite values"
         )
         self.step, self.what, self.value = step, what, value
         self.last_finite_state = last_finite_state
+        self.index = index
 
 
 class GANState(flax.struct.PyTreeNode):
@@ -97,14 +113,92 @@ class GANState(flax.struct.PyTreeNode):
         return self.generator_params["output"]["bias"].shape[-1]
 
 
+class AdamState(NamedTuple):
+    """Adam's state for one network.
+
+    Attributes:
+        count: scalar int32, the number of updates so far.
+        mu: first-moment estimates, shaped like the parameters.
+        nu: second-moment estimates, shaped like the parameters.
+    """
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def adam(
+    learning_rate: float, b1: float, b2: float, eps: float
+) -> optax.GradientTransformation:
+    """Adam with bias correction, the update `optax.adam` computes.
+
+    An optax `GradientTransformation` (so it composes with optax), written
+    out because `optax.adam` is not batch-invariant on XLA:CPU: a seed's
+    update under `jax.vmap` differed from the lone seed's in the last bit
+    (found by `train_many`'s tests; it happens when one bias correction
+    divides a whole tree of moments, and not for a single array). Here both
+    bias corrections become scalar factors first, so every operation on a
+    tensor is a plain elementwise one.
+    """
+
+    def init(params) -> AdamState:
+        return AdamState(
+            count=jnp.zeros((), jnp.int32),
+            mu=jax.tree.map(jnp.zeros_like, params),
+            nu=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def update(grads, state: AdamState, params=None):
+        del params  # Adam does not look at the parameters.
+        count = state.count + 1
+        step = count.astype(jnp.float32)
+        mu_factor = 1.0 / (1.0 - jnp.float32(b1) ** step)
+        nu_factor = 1.0 / (1.0 - jnp.float32(b2) ** step)
+        mu = jax.tree.map(lambda m, g: b1 * m + (1.0 - b1) * g, state.mu, grads)
+        nu = jax.tree.map(
+            lambda v, g: b2 * v + (1.0 - b2) * (g * g), state.nu, grads
+        )
+        updates = jax.tree.map(
+            lambda m, v: (
+                -learning_rate
+                * (m * mu_factor)
+                / (jnp.sqrt(v * nu_factor) + eps)
+            ),
+            mu,
+            nu,
+        )
+        return updates, AdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
 def make_optimizer(config: GANConfig) -> optax.GradientTransformation:
     """Adam as configured; both networks use one of these each."""
-    return optax.adam(
+    return adam(
         config.learning_rate,
-        b1=config.adam_beta1,
-        b2=config.adam_beta2,
-        eps=config.adam_epsilon,
+        config.adam_beta1,
+        config.adam_beta2,
+        config.adam_epsilon,
     )
+
+
+class GANKeys(NamedTuple):
+    """The keys a GAN's root key is split into.
+
+    Attributes:
+        init: the networks' initial parameters.
+        train: the steps (`train` folds the step number into it).
+        sample: the rows a run draws from the trained GAN.
+    """
+
+    init: jax.Array
+    train: jax.Array
+    sample: jax.Array
+
+
+def gan_keys(key: jax.Array) -> GANKeys:
+    """Splits a GAN's root key; every trainer in gan-jax does it this way."""
+    return GANKeys(*jax.random.split(key, 3))
 
 
 def init_state(
@@ -150,7 +244,7 @@ def init_state(
 
 def _mean_bce(logits: jax.Array, target: float) -> jax.Array:
     labels = jnp.full_like(logits, target)
-    return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
+    return row_mean(optax.sigmoid_binary_cross_entropy(logits, labels))
 
 
 class GeneratorForward(NamedTuple):
@@ -223,7 +317,9 @@ def discriminator_update(
             train=True,
             rngs={"dropout": key},
         )
-        real_logits, fake_logits = jnp.split(logits, [num_real])
+        # Slices, not `jnp.split`: the gradient of XLA's split rounded
+        # differently under `vmap` (`train_many`'s tests caught it).
+        real_logits, fake_logits = logits[:num_real], logits[num_real:]
         loss = 0.5 * (
             _mean_bce(real_logits, config.real_target)
             + _mean_bce(fake_logits, config.fake_target)
@@ -238,10 +334,10 @@ def discriminator_update(
     )
     metrics = {
         "d_loss": loss,
-        "d_real": jax.nn.sigmoid(real_logits).mean(),
-        "d_fake": jax.nn.sigmoid(fake_logits).mean(),
-        "d_real_accuracy": (real_logits > 0).mean(dtype=jnp.float32),
-        "d_fake_accuracy": (fake_logits <= 0).mean(dtype=jnp.float32),
+        "d_real": row_mean(jax.nn.sigmoid(real_logits)),
+        "d_fake": row_mean(jax.nn.sigmoid(fake_logits)),
+        "d_real_accuracy": row_mean((real_logits > 0).astype(jnp.float32)),
+        "d_fake_accuracy": row_mean((fake_logits <= 0).astype(jnp.float32)),
     }
     new_state = state.replace(
         discriminator_params=optax.apply_updates(
@@ -334,14 +430,25 @@ def train_step(
     return state.replace(step=state.step + 1), {**metrics, "g_loss": g_loss}
 
 
-def draw_batch(data: jax.Array, batch_size: int, key: jax.Array) -> jax.Array:
-    """Draws `batch_size` rows of `data` uniformly, with replacement."""
-    indices = jax.random.randint(key, (batch_size,), 0, data.shape[0])
+def draw_batch(
+    data: jax.Array,
+    batch_size: int,
+    key: jax.Array,
+    num_rows: int | jax.Array | None = None,
+) -> jax.Array:
+    """Draws `batch_size` of the first `num_rows` rows of `data` (default:
+    all), uniformly, with replacement. The rows beyond are padding."""
+    if num_rows is None:
+        num_rows = data.shape[0]
+    indices = jax.random.randint(key, (batch_size,), 0, num_rows)
     return jnp.take(data, indices, axis=0)
 
 
 def scanned_step(
-    state: GANState, data: jax.Array, key: jax.Array
+    state: GANState,
+    data: jax.Array,
+    key: jax.Array,
+    num_rows: int | jax.Array | None = None,
 ) -> tuple[GANState, Metrics]:
     """The step `train` takes at `state.step`: batch and keys from the step.
 
@@ -350,15 +457,19 @@ def scanned_step(
     """
     step_key = jax.random.fold_in(key, state.step)
     batch_key, update_key = jax.random.split(step_key)
-    batch = draw_batch(data, state.config.batch_size, batch_key)
+    batch = draw_batch(data, state.config.batch_size, batch_key, num_rows)
     return train_step(state, batch, update_key)
 
 
 def _train_chunk(
-    state: GANState, data: jax.Array, key: jax.Array, num_steps: int
+    state: GANState,
+    data: jax.Array,
+    key: jax.Array,
+    num_steps: int,
+    num_rows: int | jax.Array | None = None,
 ) -> tuple[GANState, Metrics]:
     def body(carry, _):
-        return scanned_step(carry, data, key)
+        return scanned_step(carry, data, key, num_rows)
 
     return jax.lax.scan(body, state, length=num_steps)
 
@@ -451,7 +562,6 @@ def train(
     return state, history
 
 
-@jax.jit
 def _networks_finite(state: GANState) -> dict[str, jax.Array]:
     def finite(tree) -> jax.Array:
         leaves = jax.tree.leaves(tree)
@@ -468,6 +578,24 @@ def _networks_finite(state: GANState) -> dict[str, jax.Array]:
     }
 
 
+_networks_finite_jit = jax.jit(_networks_finite)
+_networks_finite_many = jax.jit(jax.vmap(_networks_finite))
+
+
+def _first_bad(metrics: dict[str, np.ndarray]) -> tuple[int, int] | None:
+    """(step index, metric index) of the first non-finite metric, or None.
+
+    Args:
+        metrics: each of `METRIC_NAMES` as a (steps,) array.
+    """
+    values = np.stack([metrics[name] for name in METRIC_NAMES])
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    index = int(np.argmax(bad.any(axis=0)))
+    return index, int(np.argmax(bad[:, index]))
+
+
 def _check_finite(
     previous: GANState, state: GANState, metrics: dict[str, np.ndarray]
 ) -> None:
@@ -477,18 +605,16 @@ def _check_finite(
     never be sampled or saved, and the chunk's starting state is the last
     one known to be finite.
     """
-    values = np.stack([metrics[name] for name in METRIC_NAMES])
-    bad = ~np.isfinite(values)
-    if bad.any():
-        index = int(np.argmax(bad.any(axis=0)))
-        which = int(np.argmax(bad[:, index]))
+    bad = _first_bad(metrics)
+    if bad is not None:
+        index, which = bad
         raise DivergenceError(
             int(previous.step) + index + 1,
             METRIC_NAMES[which],
-            float(values[which, index]),
+            float(metrics[METRIC_NAMES[which]][index]),
             previous,
         )
-    for what, finite in jax.device_get(_networks_finite(state)).items():
+    for what, finite in jax.device_get(_networks_finite_jit(state)).items():
         if not finite:
             raise DivergenceError(int(state.step), what, float("nan"), previous)
 
@@ -503,3 +629,444 @@ def check_count(name: str, value: object, *, minimum: int) -> None:
         raise ValueError(
             f"{name} must be an integer >= {minimum}, got {value!r}"
         )
+
+
+# Many GANs at once.
+
+
+def init_many(
+    config: GANConfig, num_features: int, keys: jax.Array
+) -> GANState:
+    """One fresh GAN per root key, stacked along a leading seed axis.
+
+    GAN i is `init_state(config, num_features, gan_keys(keys[i]).init)`.
+    """
+    keys = _key_array(keys)
+    states = [
+        init_state(config, num_features, gan_keys(key).init) for key in keys
+    ]
+    return stack_states(states)
+
+
+def stack_states(states: Sequence[GANState]) -> GANState:
+    """GANs of one config stacked along a new leading seed axis."""
+    if not states:
+        raise ValueError("no states to stack")
+    configs = {state.config for state in states}
+    if len(configs) > 1:
+        raise ValueError("the states to stack have different configs")
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+
+
+def unstack_states(states: GANState) -> list[GANState]:
+    """The GANs of a stacked state (from `train_many`), one by one."""
+    count = jax.tree.leaves(states)[0].shape[0]
+    return [
+        jax.tree.map(lambda leaf, i=i: leaf[i], states) for i in range(count)
+    ]
+
+
+def train_many(
+    config: GANConfig,
+    data: jax.Array | Sequence[jax.Array],
+    keys: jax.Array,
+    num_steps: int,
+    *,
+    states: GANState | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    seeds_per_group: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    callback: Callable[[GANState, dict[str, np.ndarray]], None] | None = None,
+) -> tuple[GANState, dict[str, np.ndarray]]:
+    """Trains one GAN per key, all in one compiled program.
+
+    GAN i ends in the very bits of
+    `train(init_state(config, F, k.init), data_i, num_steps, k.train)` with
+    `k = gan_keys(keys[i])`: every operation of a step is batch-invariant
+    (see `gan_jax.models`), so neither the other seeds nor the grouping
+    nor the devices change a seed's result. The tests check it bit for bit.
+
+    The seeds go through `jax.vmap` in groups of `seeds_per_group`. With
+    several devices the seed axis of each group is sharded across them
+    (a one-axis `jax.sharding.Mesh` named "seeds"); a group that does not
+    divide evenly is padded with copies of its last seed, whose results
+    are dropped. Across hosts, call `jax.distributed.initialize()` first on
+    every host and pass the same arguments everywhere; `devices` then
+    defaults to every device of every host.
+
+    Args:
+        config: the GANs' configuration (all GANs share it).
+        data: (rows, features) real rows in [-1, 1] that every GAN learns,
+            or one such array per key (row counts may differ).
+        keys: (seeds,) root keys, one per GAN.
+        num_steps: steps to take (0 returns the states unchanged).
+        states: stacked states to continue from (a previous `train_many`,
+            or `stack_states` of restored checkpoints) instead of fresh
+            ones; they must all be at the same step.
+        chunk_size: steps per compiled call; the result does not depend on
+            it.
+        seeds_per_group: seeds per compiled call; the result does not
+            depend on it. Default: every seed, or as many as an estimate
+            of the memory they need allows (`default_seeds_per_group`).
+        devices: the devices to shard the seeds across; default: every
+            device of JAX's default backend.
+        callback: called after each chunk with the stacked states and the
+            chunk's metrics, each of shape (seeds, steps).
+
+    Returns:
+        The stacked states after training and the history: each metric of
+        `METRIC_NAMES` as a float32 array of shape (seeds, num_steps).
+
+    Raises:
+        DivergenceError: a GAN's loss, metric or parameter became NaN or
+            infinite (checked after every chunk); `index` says which GAN,
+            `last_finite_state` holds every GAN at the chunk's start.
+    """
+    check_count("num_steps", num_steps, minimum=0)
+    check_count("chunk_size", chunk_size, minimum=1)
+    keys = _key_array(keys)
+    num_seeds = keys.shape[0]
+    rows, counts, shared = _stack_data(data, num_seeds)
+    num_features = rows.shape[-1]
+    if states is None:
+        states = init_many(config, num_features, keys)
+    else:
+        _check_stacked(states, config, num_seeds, num_features)
+    devices = list(jax.devices() if devices is None else devices)
+    if seeds_per_group is None:
+        seeds_per_group = default_seeds_per_group(
+            config, num_features, rows.shape[-2], shared, devices
+        )
+    check_count("seeds_per_group", seeds_per_group, minimum=1)
+    groups = _seed_groups(num_seeds, seeds_per_group, len(devices))
+    mesh = (
+        jax.sharding.Mesh(np.array(devices), ("seeds",))
+        if len(devices) > 1
+        else None
+    )
+    train_keys = jnp.stack([gan_keys(key).train for key in keys])
+
+    chunks = []
+    start = time.perf_counter()
+    remaining = int(num_steps)
+    while remaining > 0:
+        length = min(int(chunk_size), remaining)
+        previous = states
+        parts = [
+            _train_group(
+                states, rows, train_keys, counts, group, length, shared, mesh
+            )
+            for group in groups
+        ]
+        states = _concatenate_groups([part[0] for part in parts])
+        metrics = {
+            name: np.concatenate([part[1][name] for part in parts])
+            for name in METRIC_NAMES
+        }
+        _check_finite_many(previous, states, metrics)
+        chunks.append(metrics)
+        remaining -= length
+        if callback is not None:
+            callback(states, metrics)
+    seconds = time.perf_counter() - start
+
+    if num_steps:
+        logger.info(
+            "trained %d GANs for %d steps in %.1f s (%.0f steps/s in all)",
+            num_seeds,
+            num_steps,
+            seconds,
+            num_seeds * num_steps / seconds,
+        )
+    history = {
+        name: np.concatenate(
+            [np.zeros((num_seeds, 0), np.float32)]
+            + [chunk[name] for chunk in chunks],
+            axis=1,
+        )
+        for name in METRIC_NAMES
+    }
+    return states, history
+
+
+def default_seeds_per_group(
+    config: GANConfig,
+    num_features: int,
+    num_rows: int,
+    shared_data: bool,
+    devices: Sequence[jax.Device],
+) -> int:
+    """Seeds per compiled call that fit in memory, by a rough estimate.
+
+    Per seed: parameters, gradients and both Adam moments of both networks
+    in and out of the call, the activations of a step and their
+    gradients, the row data if it is the seed's own, all doubled for
+    safety. The budget is `_memory_budget` per device; the result is a
+    multiple of the number of devices, at least one per device.
+    """
+    floats = 8 * _parameter_count(config, num_features)
+    widths = sum(config.generator_widths) + sum(config.discriminator_widths)
+    floats += 6 * 2 * config.batch_size * (widths + num_features)
+    if not shared_data:
+        floats += num_rows * num_features
+    per_seed = 2 * 4 * floats
+    per_device = max(1, int(_memory_budget(devices[0]) // per_seed))
+    return per_device * len(devices)
+
+
+def _parameter_count(config: GANConfig, num_features: int) -> int:
+    sizes = (config.latent_dim, *config.generator_widths, num_features)
+    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+    count += 4 * sum(config.generator_widths)  # batch norm
+    sizes = (num_features, *config.discriminator_widths, 1)
+    return count + sum(
+        (a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False)
+    )
+
+
+def _memory_budget(device: jax.Device) -> float:
+    """Bytes one device may give a group: half its memory where JAX knows
+    it (GPU, TPU), a quarter of the machine's otherwise (CPU)."""
+    try:
+        stats = device.memory_stats() or {}
+    except (AttributeError, NotImplementedError, RuntimeError):
+        stats = {}
+    if stats.get("bytes_limit"):
+        return stats["bytes_limit"] / 2
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        physical = 8 * 2**30
+    return physical / 4
+
+
+def _key_array(keys) -> jax.Array:
+    """Typed PRNG keys, shape (seeds,), from typed keys or raw key data."""
+    if not isinstance(keys, jax.Array):
+        keys = list(keys)
+        if not keys:
+            raise ValueError("train_many needs at least one key")
+        keys = jnp.stack(keys)
+    if not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        keys = jax.random.wrap_key_data(keys)
+    if keys.ndim != 1 or keys.shape[0] == 0:
+        raise ValueError(
+            f"keys must be a non-empty (seeds,) array of keys, got shape "
+            f"{keys.shape}"
+        )
+    return keys
+
+
+def _stack_data(data, num_seeds: int) -> tuple[jax.Array, jax.Array, bool]:
+    """(rows, counts, shared): the data as one array, each seed's row count.
+
+    Shared data stays (rows, features); per-seed data becomes (seeds,
+    rows, features), padded with zeros to the longest, which `draw_batch`
+    never draws (it draws below each seed's count).
+    """
+    per_seed = not hasattr(data, "ndim") or data.ndim == 3
+    arrays = [
+        np.asarray(rows, np.float32) for rows in (data if per_seed else [data])
+    ]
+    for rows in arrays:
+        if rows.ndim != 2 or rows.shape[0] == 0:
+            raise ValueError(
+                "data must be a non-empty (rows, features) array, or one per "
+                f"key; got shape {rows.shape}"
+            )
+        if not np.isfinite(rows).all():
+            raise ValueError("data contains NaN or infinite values")
+    if len({rows.shape[1] for rows in arrays}) > 1:
+        raise ValueError("every seed's data must have the same features")
+    if not per_seed:
+        counts = np.full(num_seeds, arrays[0].shape[0], np.int32)
+        return jnp.asarray(arrays[0]), jnp.asarray(counts), True
+    if len(arrays) != num_seeds:
+        raise ValueError(
+            f"{len(arrays)} data arrays for {num_seeds} keys; give one per key"
+        )
+    longest = max(rows.shape[0] for rows in arrays)
+    padded = np.zeros((num_seeds, longest, arrays[0].shape[1]), np.float32)
+    for index, rows in enumerate(arrays):
+        padded[index, : rows.shape[0]] = rows
+    counts = np.array([rows.shape[0] for rows in arrays], np.int32)
+    return jnp.asarray(padded), jnp.asarray(counts), False
+
+
+def _check_stacked(
+    states: GANState, config: GANConfig, num_seeds: int, num_features: int
+) -> None:
+    if states.config != config:
+        raise ValueError("the states were made with another config")
+    steps = np.asarray(states.step)
+    if steps.shape != (num_seeds,):
+        raise ValueError(
+            f"states must be stacked for {num_seeds} keys, got step shape "
+            f"{steps.shape}"
+        )
+    if len(set(steps.tolist())) > 1:
+        raise ValueError(
+            "the states must all be at the same step, got steps "
+            f"{sorted(set(steps.tolist()))}"
+        )
+    if states.num_features != num_features:
+        raise ValueError(
+            f"data has {num_features} features but the GANs were made for "
+            f"{states.num_features}"
+        )
+
+
+def _seed_groups(
+    num_seeds: int, seeds_per_group: int, num_devices: int
+) -> list[np.ndarray]:
+    """Indices of the seeds of each group, padded to fill every device.
+
+    Groups are consecutive; a group's size is a multiple of the device
+    count, the padding repeating its last seed.
+    """
+    size = max(num_devices, seeds_per_group // num_devices * num_devices)
+    groups = []
+    for begin in range(0, num_seeds, size):
+        indices = list(range(begin, min(begin + size, num_seeds)))
+        padding = -len(indices) % num_devices
+        groups.append(np.array(indices + [indices[-1]] * padding))
+    return groups
+
+
+def _train_chunk_many(
+    states: GANState,
+    data: jax.Array,
+    keys: jax.Array,
+    num_rows: jax.Array,
+    num_steps: int,
+    shared_data: bool,
+) -> tuple[GANState, Metrics]:
+    def one(state, rows, key, count):
+        return _train_chunk(state, rows, key, num_steps, count)
+
+    data_axis = None if shared_data else 0
+    return jax.vmap(one, in_axes=(0, data_axis, 0, 0))(
+        states, data, keys, num_rows
+    )
+
+
+_train_chunk_many_jit = jax.jit(_train_chunk_many, static_argnums=(4, 5))
+
+
+def _train_group(
+    states: GANState,
+    rows: jax.Array,
+    train_keys: jax.Array,
+    counts: jax.Array,
+    group: np.ndarray,
+    length: int,
+    shared: bool,
+    mesh: jax.sharding.Mesh | None,
+) -> tuple[GANState, dict[str, np.ndarray]]:
+    """One chunk of steps for the seeds `group`: their states and metrics,
+    without the padding."""
+    whole = len(group) == counts.shape[0] and bool(
+        (group == np.arange(len(group))).all()
+    )
+
+    def take(tree):
+        return tree if whole else jax.tree.map(lambda leaf: leaf[group], tree)
+
+    if len(group) == 1 and mesh is None:
+        # A lone seed takes `train`'s own program: on XLA:CPU a vmap over
+        # one seed ran about a third slower than no vmap at all.
+        (seed,) = group.tolist()
+        state = jax.tree.map(lambda leaf: leaf[seed], states)
+        new_state, metrics = _train_chunk_jit(
+            state,
+            rows if shared else rows[seed],
+            train_keys[seed],
+            length,
+            None if shared else counts[seed],
+        )
+        return jax.tree.map(lambda leaf: leaf[None], new_state), {
+            name: _to_host(metrics[name])[None] for name in METRIC_NAMES
+        }
+
+    inputs = (take(states), rows if shared else take(rows))
+    inputs += (take(train_keys), take(counts))
+    if mesh is not None:
+        by_seed = jax.sharding.NamedSharding(
+            mesh, jax.sharding.PartitionSpec("seeds")
+        )
+        replicated = jax.sharding.NamedSharding(
+            mesh, jax.sharding.PartitionSpec()
+        )
+        shardings = (by_seed, replicated if shared else by_seed)
+        shardings += (by_seed, by_seed)
+        inputs = tuple(
+            jax.device_put(tree, sharding)
+            for tree, sharding in zip(inputs, shardings, strict=True)
+        )
+    new_states, metrics = _train_chunk_many_jit(*inputs, length, shared)
+    real = len(dict.fromkeys(group.tolist()))
+    if mesh is not None:
+        # Sharded states come back through the host: slicing or regrouping
+        # them on the devices makes XLA insert collectives, and XLA:CPU's
+        # abort the process when an overloaded machine makes one wait 40 s.
+        new_states = jax.tree.map(
+            lambda leaf: _to_host(leaf)[:real], new_states
+        )
+    elif real < len(group):
+        new_states = jax.tree.map(lambda leaf: leaf[:real], new_states)
+    return new_states, {
+        name: _to_host(metrics[name])[:real] for name in METRIC_NAMES
+    }
+
+
+def _to_host(array: jax.Array) -> np.ndarray:
+    """A device array as NumPy, gathered from every host if need be."""
+    if getattr(array, "is_fully_addressable", True):
+        return np.asarray(jax.device_get(array))
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
+
+
+def _concatenate_groups(parts: list[GANState]) -> GANState:
+    """The groups' states back in one stack, in seed order, on the default
+    device."""
+    if len(parts) == 1:
+        return jax.tree.map(jnp.asarray, parts[0])
+    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *parts)
+
+
+def _check_finite_many(
+    previous: GANState, states: GANState, metrics: dict[str, np.ndarray]
+) -> None:
+    """`_check_finite` for stacked GANs: raises for the first that diverged."""
+    num_seeds = metrics[METRIC_NAMES[0]].shape[0]
+    step = int(np.asarray(previous.step)[0])
+    first = None
+    for seed in range(num_seeds):
+        bad = _first_bad({name: metrics[name][seed] for name in METRIC_NAMES})
+        if bad is not None and (first is None or bad[0] < first[1][0]):
+            first = (seed, bad)
+    if first is not None:
+        seed, (index, which) = first
+        name = METRIC_NAMES[which]
+        raise DivergenceError(
+            step + index + 1,
+            name,
+            float(metrics[name][seed, index]),
+            previous,
+            index=seed if num_seeds > 1 else None,
+        )
+    finite = {
+        what: _to_host(values)
+        for what, values in _networks_finite_many(states).items()
+    }
+    for what, values in finite.items():
+        if not values.all():
+            raise DivergenceError(
+                step + metrics[METRIC_NAMES[0]].shape[1],
+                what,
+                float("nan"),
+                previous,
+                index=int(np.argmin(values)) if num_seeds > 1 else None,
+            )

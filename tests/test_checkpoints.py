@@ -503,17 +503,25 @@ def test_a_crash_during_a_save_keeps_the_previous_step(tmp_path, monkeypatch):
 def _poison_chunks_from(monkeypatch, first_bad_start: int) -> None:
     """Chunks starting at or after `first_bad_start` train on NaN rows.
 
-    `train` checks its data once on entry; this feeds NaN to the compiled
-    chunks behind that check, so the losses diverge for real.
+    `train` and `train_many` check their data once on entry; this feeds NaN
+    to the compiled chunks behind that check, so the losses diverge for
+    real.
     """
     real_chunk = training._train_chunk_jit
+    real_chunk_many = training._train_chunk_many_jit
 
-    def chunk(state, data, key, num_steps):
+    def chunk(state, data, key, num_steps, num_rows=None):
         if int(state.step) >= first_bad_start:
             data = jnp.full_like(data, jnp.nan)
-        return real_chunk(state, data, key, num_steps)
+        return real_chunk(state, data, key, num_steps, num_rows)
+
+    def chunk_many(states, data, keys, counts, num_steps, shared):
+        if int(states.step[0]) >= first_bad_start:
+            data = jnp.full_like(data, jnp.nan)
+        return real_chunk_many(states, data, keys, counts, num_steps, shared)
 
     monkeypatch.setattr(training, "_train_chunk_jit", chunk)
+    monkeypatch.setattr(training, "_train_chunk_many_jit", chunk_many)
 
 
 @pytest.fixture(scope="module")

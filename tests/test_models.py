@@ -2,15 +2,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import linen as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gan_jax import GANConfig, init_state
 from gan_jax.models import (
+    BatchNorm,
+    Dense,
     Discriminator,
     Dropout,
     Generator,
+    broadcast_rows,
     dropout_keep_mask,
+    row_mean,
+    row_sum,
 )
 
 
@@ -132,3 +138,69 @@ def test_dropout_is_the_identity_when_deterministic():
     rows = jax.random.normal(jax.random.key(0), (8, 16))
     out = Dropout(0.4).apply({}, rows, deterministic=True)
     np.testing.assert_array_equal(out, rows)
+
+
+# --- batch-invariant layers ---------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    rows=st.integers(1, 70),
+    columns=st.integers(1, 5),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_row_sum_is_a_sum_that_rounds_the_same_under_vmap(rows, columns, seed):
+    x = jax.random.normal(jax.random.key(seed), (3, rows, columns)) * 10
+    alone = [np.asarray(row_sum(part)) for part in x]
+    batched = np.asarray(jax.jit(jax.vmap(row_sum))(x))
+    for index, value in enumerate(alone):
+        assert np.array_equal(batched[index], value)
+        np.testing.assert_allclose(
+            value, np.asarray(x[index], np.float64).sum(0), rtol=1e-5, atol=1e-4
+        )
+    np.testing.assert_allclose(
+        np.asarray(row_mean(x[0])), np.asarray(x[0]).mean(0), atol=1e-5
+    )
+
+
+def test_broadcast_rows_is_broadcasting_with_a_row_sum_gradient():
+    values = jnp.arange(3.0)
+    like = jnp.ones((5, 3))
+    assert np.array_equal(broadcast_rows(values, like), np.tile(values, (5, 1)))
+    weights = jax.random.normal(jax.random.key(0), (5, 3))
+    grad = jax.grad(lambda v: (broadcast_rows(v, like) * weights).sum())(values)
+    np.testing.assert_allclose(grad, np.asarray(weights).sum(0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("features", [1, 7])
+def test_dense_matches_flax_dense(features):
+    x = jax.random.normal(jax.random.key(1), (16, 5))
+    ours = Dense(features)
+    params = ours.init(jax.random.key(2), x)
+    theirs = nn.Dense(features, kernel_init=nn.initializers.glorot_uniform())
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+        jnp.shape, theirs.init(jax.random.key(2), x)
+    )
+    np.testing.assert_allclose(
+        ours.apply(params, x), theirs.apply(params, x), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_batch_norm_matches_flax_batch_norm_with_keras_momentum():
+    x = jax.random.normal(jax.random.key(3), (32, 6)) * 3 + 1
+    ours = BatchNorm(momentum=0.8, epsilon=1e-3, use_running_average=False)
+    theirs = nn.BatchNorm(momentum=0.8, epsilon=1e-3, use_running_average=False)
+    variables = ours.init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, variables) == jax.tree.map(
+        jnp.shape, theirs.init(jax.random.key(0), x)
+    )
+    y, ours_stats = ours.apply(variables, x, mutable=["batch_stats"])
+    expected, theirs_stats = theirs.apply(variables, x, mutable=["batch_stats"])
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    for name in ("mean", "var"):
+        np.testing.assert_allclose(
+            ours_stats["batch_stats"][name],
+            theirs_stats["batch_stats"][name],
+            rtol=1e-5,
+            atol=1e-6,
+        )
