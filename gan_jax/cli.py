@@ -40,9 +40,17 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.datasets import BUILTIN_DATASET
-from gan_jax.evaluation import fit_grid, split_for_run, train_gans
+from gan_jax.evaluation import (
+    RerunCheck,
+    compare_rerun,
+    fit_grid,
+    rerun_seed,
+    split_for_run,
+    train_gans,
+)
 from gan_jax.outputs import (
     DEFAULT_RUNS_DIR,
+    DEFAULT_STUDIES_DIR,
     DEFAULT_TRAIN_DIR,
     OutputError,
     RunFolder,
@@ -56,11 +64,16 @@ from gan_jax.outputs import (
 )
 from gan_jax.oversampling import OVERSAMPLERS
 from gan_jax.report import summary_table, write_report
-from gan_jax.training import DivergenceError
+from gan_jax.training import DivergenceError, gan_keys
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+#: Seeds of `gan-jax study` unless --seeds says otherwise: enough for the
+#: spread across seeds to mean something, few enough to stay minutes long
+#: on the built-in data.
+STUDY_SEEDS = 10
 
 
 class UsageError(Exception):
@@ -224,6 +237,24 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(run_parser)
     _add_config_options(run_parser, unset_default=True)
 
+    study_parser = commands.add_parser(
+        "study",
+        help="the comparison of run over many seeds, with their spread and "
+        "a re-run check",
+        description=(
+            "gan-jax run over many seeds: every seed's GAN trained at once, "
+            "every oversampler and classifier per seed, and a report of the "
+            "spread across seeds. It ends by re-running the last seed from "
+            "scratch and checking that its metrics are identical (exit "
+            "status 1 if they are not)."
+        ),
+    )
+    _add_data_options(study_parser, unset_default=True)
+    _add_run_options(
+        study_parser, out_dir=DEFAULT_STUDIES_DIR, seeds=STUDY_SEEDS
+    )
+    _add_config_options(study_parser, unset_default=True)
+
     sample_parser = commands.add_parser(
         "sample",
         help="write synthetic minority rows from a saved GAN",
@@ -312,8 +343,14 @@ def _parse_rows_per_tree(text: str) -> int:
     return value
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(
+    parser: argparse.ArgumentParser,
+    *,
+    out_dir: Path = DEFAULT_RUNS_DIR,
+    seeds: int | None = None,
+) -> None:
     defaults = RunSettings()
+    seeds = defaults.num_seeds if seeds is None else seeds
     group = parser.add_argument_group("comparison")
     group.add_argument(
         "--oversamplers",
@@ -331,7 +368,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--seeds",
         type=int,
         metavar="N",
-        help=f"repetitions, seed S, S+1, ...; default: {defaults.num_seeds}",
+        help=f"repetitions, seed S, S+1, ...; default: {seeds}",
     )
     group.add_argument(
         "--seed",
@@ -375,7 +412,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="worker processes for the fits (-1: every core; results do "
         "not depend on it); default: -1",
     )
-    _add_checkpoint_options(parser, DEFAULT_RUNS_DIR)
+    _add_checkpoint_options(parser, out_dir)
     group.add_argument(
         "--config",
         type=Path,
@@ -473,8 +510,9 @@ def _train_command(args: argparse.Namespace, guard: _StopGuard) -> None:
     scaler = trained.scaler
     scaled = scaler.transform(parts.train.minority_features)
     held_out = scaler.transform(parts.test.minority_features).mean(axis=0)
-    _, _, sample_key = jax.random.split(trained.key, 3)
-    synthetic = scaler.transform(trained.sample(2000, sample_key))
+    synthetic = scaler.transform(
+        trained.sample(2000, gan_keys(trained.key).sample)
+    )
     synthetic_gap = np.abs(synthetic.mean(axis=0) - held_out).mean()
     real_gap = np.abs(scaled.mean(axis=0) - held_out).mean()
     taken = steps - done
@@ -600,7 +638,9 @@ _RUN_OPTIONS = (
 
 
 def _run_inputs(args: argparse.Namespace):
-    """The data options, settings and expected fingerprint of a run."""
+    """The data options, settings and expected fingerprint of a run (or a
+    study)."""
+    command = args.command
     given = [
         name
         for name in (
@@ -614,7 +654,7 @@ def _run_inputs(args: argparse.Namespace):
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise UsageError(
-                f"gan-jax run: --config repeats a recorded run; it takes "
+                f"gan-jax {command}: --config repeats a recorded run; it takes "
                 f"only --out and --jobs, not {flags}"
             )
         return read_record(args.config)
@@ -624,7 +664,9 @@ def _run_inputs(args: argparse.Namespace):
     values = {
         "oversamplers": args.oversamplers,
         "classifiers": args.classifiers,
-        "num_seeds": args.seeds,
+        "num_seeds": STUDY_SEEDS
+        if command == "study" and args.seeds is None
+        else args.seeds,
         "seed": args.seed,
         "ratio": args.ratio,
         "gan_steps": args.steps,
@@ -638,7 +680,7 @@ def _run_inputs(args: argparse.Namespace):
             given["forest_rows_per_tree"] = None  # --forest-rows-per-tree all
         settings = RunSettings(**given, gan=_config_from(args))
     except ValueError as error:
-        raise UsageError(f"gan-jax run: {error}") from None
+        raise UsageError(f"gan-jax {command}: {error}") from None
     return data_options, settings, None
 
 
@@ -696,15 +738,26 @@ class _RunProgress:
 
 
 def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
+    """`gan-jax run`, and `gan-jax study`: a run that ends by re-running
+    one seed from scratch."""
+    command = args.command
     if args.jobs == 0 or args.jobs < -1:
         raise UsageError(
-            f"gan-jax run: --jobs must be >= 1 or -1, got {args.jobs}"
+            f"gan-jax {command}: --jobs must be >= 1 or -1, got {args.jobs}"
         )
-    every = _checkpoint_every(args, "run")
+    every = _checkpoint_every(args, command)
     folder = None
     if args.resume is not None:
-        _refuse_with_resume(args, _build_parser().parse_args(["run"]), "run")
+        _refuse_with_resume(
+            args, _build_parser().parse_args([command]), command
+        )
         folder = RunFolder.open(args.resume)
+        recorded = _recorded_command(folder.record_path)
+        if recorded != command:
+            raise OutputError(
+                f"{folder.path} holds a gan-jax {recorded}; continue it with "
+                f"gan-jax {recorded} --resume {folder.path}"
+            )
         data_options, settings, expected_fingerprint = read_record(
             folder.record_path
         )
@@ -719,9 +772,11 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
     splits = split_for_run(table, settings)
     if folder is None:
         record = run_record(table, data_options, settings)
+        record["command"] = command
         record["checkpoint_every"] = every
+        parent = DEFAULT_STUDIES_DIR if command == "study" else DEFAULT_RUNS_DIR
         folder = RunFolder.create(
-            args.out or default_run_dir(table.source), record
+            args.out or default_run_dir(table.source, parent=parent), record
         )
 
     finished = folder.finished_fits()
@@ -731,7 +786,8 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
         * len(settings.oversamplers)
         * len(settings.classifiers)
     )
-    steps_done = sum(
+    # The GANs resume together from the newest step they all hold.
+    steps_done = settings.num_seeds * min(
         latest_step(folder.gans / f"seed-{seed}") or 0
         for seed in settings.seeds
     )
@@ -749,14 +805,16 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
             result,
             settings,
             stage,
-            title=f"gan-jax run on {table.source}",
+            title=f"gan-jax {command} on {table.source}",
             data_description=repr(table),
             feature_names=table.feature_names,
+            rerun=rerun,
         )
         result.metrics.to_csv(stage / RunFolder.METRICS, index=False)
 
+    rerun = None
     # From here on, whatever stops the run leaves a folder to resume.
-    with guard.resumable(folder.path, "run"):
+    with guard.resumable(folder.path, command):
         with bars:
             with guard.deferred():
                 gans = train_gans(
@@ -777,9 +835,42 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
             )
         for seed in gans:
             remove_older_steps(folder.gans / f"seed-{seed}")
+        if command == "study":
+            rerun = _rerun_check(table, settings, result, jobs=args.jobs)
         folder.finish(write_results)
     print(summary_table(result))
+    if rerun is not None:
+        print(rerun.line())
     print(f"wrote {folder.path}")
+    if rerun is not None and not rerun.identical:
+        raise RerunDiffers(f"gan-jax study: {rerun.line()}")
+
+
+class RerunDiffers(Exception):
+    """A study's re-run seed did not reproduce its metrics."""
+
+
+def _rerun_check(
+    table, settings: RunSettings, result, *, jobs: int
+) -> RerunCheck:
+    """The last seed of a study again, from scratch, against the study."""
+    seed = settings.seeds[-1]
+    print(
+        f"gan-jax: re-running seed {seed} from scratch to check that it "
+        "reproduces",
+        file=sys.stderr,
+    )
+    again = rerun_seed(table, settings, seed, jobs=jobs)
+    return compare_rerun(result.metrics, again, seed)
+
+
+def _recorded_command(path: Path) -> str:
+    """'run' or 'study': the command that made a run folder."""
+    try:
+        command = json.loads(path.read_text()).get("command", "run")
+    except (OSError, ValueError, AttributeError):
+        return "run"  # read_record gives the clear error
+    return command if command in ("run", "study") else "run"
 
 
 def _recorded_every(path: Path) -> int:
@@ -866,6 +957,7 @@ class _StopGuard:
 _COMMANDS = {
     "train": _train_command,
     "run": _run_command,
+    "study": _run_command,
     "sample": _sample_command,
 }
 
@@ -885,6 +977,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except DivergenceError as error:
         _print_one_line(f"gan-jax: {error}; no synthetic rows were made")
+        return EXIT_FAILED
+    except RerunDiffers as error:
+        _print_one_line(str(error))
         return EXIT_FAILED
     except _Resumable as error:
         _print_one_line(str(error))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -27,7 +27,12 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits
 
-from gan_jax.checkpoints import DEFAULT_CHECKPOINT_EVERY, train_checkpointed
+from gan_jax.checkpoints import (
+    DEFAULT_CHECKPOINT_EVERY,
+    Checkpoint,
+    train_checkpointed,
+    train_many_checkpointed,
+)
 from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
 from gan_jax.data import (
@@ -38,6 +43,7 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.oversampling import OVERSAMPLERS, num_rows_to_add, resample
+from gan_jax.training import gan_keys
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +199,8 @@ def train_seed_gan(
     """Trains one seed's GAN on the training split's minority rows.
 
     The same GAN, key and samples as the `gan` oversampler of `resample`
-    (`GANOversampler` with `random_state=seed`).
+    (`GANOversampler` with `random_state=seed`), and as seed `seed` of
+    `train_gans`.
 
     Args:
         train: the training split.
@@ -206,15 +213,11 @@ def train_seed_gan(
         should_stop: asked after each chunk; True saves and raises
             `TrainingInterrupted`.
     """
-    to_add = num_rows_to_add(train.labels, settings.ratio)
-    # The minority label is 1 and the classes are (0, 1): GANOversampler
-    # folds the class's index into its key.
-    key = jax.random.fold_in(jax.random.key(seed), 1)
     fitted = train_checkpointed(
         train.minority_features,
         settings.gan,
         settings.gan_steps,
-        key,
+        seed_gan_key(seed),
         directory=checkpoint_dir,
         every=checkpoint_every,
         feature_names=train.feature_names,
@@ -225,9 +228,24 @@ def train_seed_gan(
         else lambda state, metrics: on_steps(len(metrics["d_loss"])),
         should_stop=should_stop,
     )
-    _, _, sample_key = jax.random.split(fitted.key, 3)
-    synthetic = fitted.sample(to_add, sample_key).astype(train.features.dtype)
-    return SeedGAN(fitted.history, train.minority_features, synthetic)
+    return _seed_gan(fitted, train, settings)
+
+
+def seed_gan_key(seed: int) -> jax.Array:
+    """The root key of seed `seed`'s GAN."""
+    # The minority label is 1 and the classes are (0, 1): GANOversampler
+    # folds the class's index into its key.
+    return jax.random.fold_in(jax.random.key(seed), 1)
+
+
+def _seed_gan(fitted: Checkpoint, train: Table, settings: RunSettings):
+    to_add = num_rows_to_add(train.labels, settings.ratio)
+    synthetic = fitted.sample(to_add, gan_keys(fitted.key).sample)
+    return SeedGAN(
+        fitted.history,
+        train.minority_features,
+        synthetic.astype(train.features.dtype),
+    )
 
 
 def split_for_run(table: Table, settings: RunSettings) -> dict[int, Split]:
@@ -301,8 +319,13 @@ def train_gans(
     checkpoint_root: Path | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     should_stop: Callable[[], bool] | None = None,
+    seeds_per_group: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> dict[int, SeedGAN]:
     """Each seed's GAN, if the run compares the `gan` oversampler.
+
+    All seeds train at once (`gan_jax.train_many_checkpointed`), each to the
+    bits `train_seed_gan` gives it alone.
 
     Args:
         splits: each seed's split (`split_for_run`).
@@ -312,24 +335,36 @@ def train_gans(
         checkpoint_root: if given, seed s's GAN saves and resumes its
             training in `checkpoint_root/seed-<s>`.
         checkpoint_every: GAN steps between saves.
-        should_stop: asked after each chunk; True saves the GAN and raises
+        should_stop: asked after each chunk; True saves the GANs and raises
             `TrainingInterrupted`.
+        seeds_per_group, devices: as for `gan_jax.train_many`.
     """
     if "gan" not in settings.oversamplers:
         return {}
+    seeds = list(splits)
+    fitted = train_many_checkpointed(
+        [splits[seed].train.minority_features for seed in seeds],
+        settings.gan,
+        settings.gan_steps,
+        [seed_gan_key(seed) for seed in seeds],
+        directories=None
+        if checkpoint_root is None
+        else [Path(checkpoint_root) / f"seed-{seed}" for seed in seeds],
+        every=checkpoint_every,
+        feature_names=splits[seeds[0]].train.feature_names,
+        target=splits[seeds[0]].train.target,
+        minority_label=splits[seeds[0]].train.label_values[1],
+        seeds_per_group=seeds_per_group,
+        devices=devices,
+        # Each chunk advances every seed's GAN by the same steps.
+        callback=None
+        if on_steps is None
+        else lambda states, metrics: on_steps(metrics["d_loss"].size),
+        should_stop=should_stop,
+    )
     return {
-        seed: train_seed_gan(
-            parts.train,
-            seed,
-            settings,
-            on_steps=on_steps,
-            checkpoint_dir=None
-            if checkpoint_root is None
-            else Path(checkpoint_root) / f"seed-{seed}",
-            checkpoint_every=checkpoint_every,
-            should_stop=should_stop,
-        )
-        for seed, parts in splits.items()
+        seed: _seed_gan(gan, splits[seed].train, settings)
+        for seed, gan in zip(seeds, fitted, strict=True)
     }
 
 
@@ -434,3 +469,85 @@ def _check_names(names, known, kind: str) -> None:
             f"unknown {kind}(s) {', '.join(unknown)}; choose from "
             f"{', '.join(known)}"
         )
+
+
+# -- re-running one seed ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunCheck:
+    """One seed of a run done again from scratch, compared with the run.
+
+    Attributes:
+        seed: the seed re-run.
+        differences: one text per metric value that came out different
+            (timing aside); empty when the re-run is identical.
+    """
+
+    seed: int
+    differences: tuple[str, ...]
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+    def line(self) -> str:
+        """'re-run of seed 3: identical', or what differed."""
+        if self.identical:
+            return f"re-run of seed {self.seed}: identical"
+        count = len(self.differences)
+        values = "value differs" if count == 1 else "values differ"
+        return (
+            f"re-run of seed {self.seed}: NOT identical, {count} {values} "
+            f"(first: {self.differences[0]})"
+        )
+
+
+def rerun_seed(
+    table: Table, settings: RunSettings, seed: int, *, jobs: int = 1
+) -> pd.DataFrame:
+    """Seed `seed` of a run done again from scratch and alone.
+
+    Its split is made again, its GAN trained by itself (`train_seed_gan`,
+    not among the other seeds as `train_gans` trains it), and every fit
+    of the grid done again. Nothing is read from the run's folder.
+
+    Returns:
+        The seed's metrics rows, columns `METRIC_COLUMNS`.
+    """
+    alone = dataclasses.replace(settings, seed=seed, num_seeds=1)
+    parts = split(table, test_size=settings.test_size, seed=seed)
+    gans = (
+        {seed: train_seed_gan(parts.train, seed, alone)}
+        if "gan" in settings.oversamplers
+        else {}
+    )
+    return fit_grid({seed: parts}, gans, alone, jobs=jobs).metrics
+
+
+def compare_rerun(
+    metrics: pd.DataFrame, rerun: pd.DataFrame, seed: int
+) -> RerunCheck:
+    """Every metric of `rerun` against the same seed's rows of `metrics`.
+
+    Values must be equal exactly (NaN equals NaN); `fit_seconds` is left
+    out.
+    """
+    columns = [name for name in METRIC_COLUMNS if name != "fit_seconds"]
+    keys = ["seed", "oversampler", "classifier"]
+    original = metrics[metrics["seed"] == seed][columns].set_index(keys)
+    again = rerun[columns].set_index(keys)
+    differences = []
+    for task in original.index.union(again.index, sort=False):
+        label = f"{task[1]} with {task[2]}"
+        if task not in again.index or task not in original.index:
+            differences.append(f"{label}: missing from one of the two")
+            continue
+        for column in original.columns:
+            first, second = original.at[task, column], again.at[task, column]
+            both_nan = pd.isna(first) and pd.isna(second)
+            if not both_nan and first != second:
+                differences.append(
+                    f"{label}, {column}: {first!r} then {second!r}"
+                )
+    return RerunCheck(seed=seed, differences=tuple(differences))

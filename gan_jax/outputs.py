@@ -42,6 +42,9 @@ DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
 #: Where `gan-jax train` writes unless told otherwise.
 DEFAULT_TRAIN_DIR = Path("checkpoints") / "train"
 
+#: Where `gan-jax study` makes its folders by default.
+DEFAULT_STUDIES_DIR = Path("checkpoints") / "studies"
+
 #: Suffixes `write_table` understands.
 TABLE_SUFFIXES = (
     ".csv",

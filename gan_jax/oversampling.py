@@ -33,7 +33,7 @@ from gan_jax.checkpoints import (
 )
 from gan_jax.config import GANConfig
 from gan_jax.data import DataError
-from gan_jax.training import DEFAULT_CHUNK_SIZE
+from gan_jax.training import DEFAULT_CHUNK_SIZE, gan_keys
 
 logger = logging.getLogger(__name__)
 
@@ -286,8 +286,9 @@ class GANOversampler(BaseOverSampler):
                 chunk_size=self.chunk_size,
                 callback=self.callback,
             )
-            _, _, sample_key = jax.random.split(fitted.key, 3)
-            synthetic = fitted.sample(count, sample_key).astype(X.dtype)
+            synthetic = fitted.sample(
+                count, gan_keys(fitted.key).sample
+            ).astype(X.dtype)
             state, history, scaler = (
                 fitted.state,
                 fitted.history,

@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gan_jax import statistics
 from gan_jax.config import RunSettings
-from gan_jax.evaluation import RunResult, SeedGAN
+from gan_jax.evaluation import RerunCheck, RunResult, SeedGAN
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ _CAPTIONS = {
         "Distribution of each feature in the real and synthetic minority "
         "rows of the first seed (densities over shared bins)."
     ),
+    "auprc_boxplots.png": (
+        "Test AUPRC across seeds per method and classifier: the box spans "
+        "the middle half of the seeds, the line in it is the median, the "
+        "whiskers reach the farthest seed within 1.5 box lengths, and "
+        "every seed is a dot."
+    ),
     "confusion_matrices.png": (
         "Test-split confusion matrices at threshold 0.5, summed over seeds, "
         "of no oversampling and of the oversampler with the highest mean "
@@ -103,11 +109,15 @@ def write_report(
     title: str,
     data_description: str,
     feature_names: Sequence[str],
+    rerun: RerunCheck | None = None,
 ) -> None:
     """Writes summary.csv, report.md and figures/*.png into `out_dir`.
 
     Figures that need a GAN (its losses, real against synthetic rows) are
-    left out when the run trained none, and report.md says so.
+    left out when the run trained none, and report.md says so. A study
+    (`rerun` given) adds the spread across seeds: box plots of AUPRC, the
+    seed-to-seed spread of the GAN's gain over no oversampling, and the
+    outcome of re-running one seed from scratch.
 
     Args:
         result: the outcome of `gan_jax.evaluation.run_comparison`.
@@ -116,6 +126,7 @@ def write_report(
         title: the report's heading.
         data_description: one sentence on the data, such as its source.
         feature_names: one name per feature column, for the histograms.
+        rerun: for a study, the check of its re-run seed.
     """
     out_dir = pathlib.Path(out_dir)
     figures_dir = out_dir / "figures"
@@ -124,7 +135,9 @@ def write_report(
     summary = summary_frame(result)
     summary.to_csv(out_dir / "summary.csv", index=False)
 
-    drawn, skipped = _write_figures(result, figures_dir, feature_names)
+    drawn, skipped = _write_figures(
+        result, figures_dir, feature_names, study=rerun is not None
+    )
     markdown = _report_markdown(
         result,
         settings,
@@ -133,6 +146,7 @@ def write_report(
         data_description=data_description,
         drawn=drawn,
         skipped=skipped,
+        rerun=rerun,
     )
     (out_dir / "report.md").write_text(markdown, encoding="utf-8")
     logger.info(
@@ -256,10 +270,12 @@ def _report_markdown(
     data_description: str,
     drawn: list[str],
     skipped: dict[str, str],
+    rerun: RerunCheck | None = None,
 ) -> str:
-    sections = [
-        f"# {title}",
-        _verdict_section(result),
+    sections = [f"# {title}", _verdict_section(result)]
+    if rerun is not None:
+        sections.append(_spread_section(result.metrics, rerun))
+    sections += [
         _run_section(result, settings, data_description),
         _auprc_section(summary),
         _other_metrics_section(summary),
@@ -267,6 +283,83 @@ def _report_markdown(
         _figures_section(drawn, skipped),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def gain_spread(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The GAN's AUPRC gain over no oversampling, seed by seed, summarized.
+
+    Returns:
+        One row per classifier with both `gan` and `none`: `n_seeds`,
+        `mean, std` (the seed-to-seed standard deviation), `ci_low,
+        ci_high` (bootstrap interval of the mean, as `statistics.summarize`),
+        `min, max` and `n_positive` (seeds on which the GAN's AUPRC was
+        higher); empty if the run lacks either method.
+    """
+    columns = ["classifier", "n_seeds", "mean", "std", "ci_low", "ci_high"]
+    columns += ["min", "max", "n_positive"]
+    wide = metrics.pivot_table(
+        index=["seed", "classifier"],
+        columns="oversampler",
+        values="auprc",
+        aggfunc="first",
+    )
+    if not {"gan", _BASELINE} <= set(wide.columns):
+        return pd.DataFrame(columns=columns)
+    gains = (wide["gan"] - wide[_BASELINE]).dropna().rename("auprc")
+    gains = gains.reset_index().assign(oversampler="gan")
+    summary = statistics.summarize(gains, metric="auprc")
+    by_classifier = gains.groupby("classifier", sort=False)["auprc"]
+    extremes = by_classifier.agg(
+        min="min", max="max", n_positive=lambda values: int((values > 0).sum())
+    ).reset_index()
+    summary = summary.drop(columns="oversampler").merge(
+        extremes, on="classifier"
+    )
+    order = statistics.in_order(metrics["classifier"])
+    summary["order"] = summary["classifier"].map(order.index)
+    return summary.sort_values("order")[columns].reset_index(drop=True)
+
+
+def _spread_section(metrics: pd.DataFrame, rerun: RerunCheck) -> str:
+    lines = ["## Spread across seeds", ""]
+    lines.append(
+        f"**{rerun.line()}** (its split, GAN and every fit made again from "
+        "scratch, the GAN trained alone rather than among the other "
+        "seeds; every metric but the fit time compared exactly)."
+    )
+    spread = gain_spread(metrics)
+    if spread.empty:
+        lines += [
+            "",
+            "The GAN's gain over no oversampling needs both 'gan' and "
+            "'none' among the oversamplers; this study lacks one.",
+        ]
+        return "\n".join(lines)
+    lines += [
+        "",
+        "The GAN's AUPRC gain over no oversampling, seed by seed: its "
+        "mean, the seed-to-seed standard deviation, the bootstrap interval "
+        "of the mean, the range, and the seeds on which the GAN helped. A "
+        "spread larger than the mean says that one seed's verdict decides "
+        "nothing.",
+        "",
+    ]
+    header = ["classifier", "mean gain", "std across seeds", "95 % interval"]
+    header += ["lowest", "highest", "seeds with a gain"]
+    rows = [
+        [
+            row["classifier"],
+            f"{row['mean']:+.4f}",
+            "" if math.isnan(row["std"]) else f"{row['std']:.4f}",
+            f"{row['ci_low']:+.4f} to {row['ci_high']:+.4f}",
+            f"{row['min']:+.4f}",
+            f"{row['max']:+.4f}",
+            f"{row['n_positive']} of {row['n_seeds']}",
+        ]
+        for _, row in spread.iterrows()
+    ]
+    lines.append(_markdown_table(header, rows))
+    return "\n".join(lines)
 
 
 def _verdict_section(result: RunResult) -> str:
@@ -468,6 +561,8 @@ def _write_figures(
     result: RunResult,
     figures_dir: pathlib.Path,
     feature_names: Sequence[str],
+    *,
+    study: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """Draws and saves every figure the result allows.
 
@@ -479,6 +574,10 @@ def _write_figures(
         "precision_recall.png": lambda: draw_precision_recall(result),
         "auprc_by_method.png": lambda: draw_auprc_by_method(result.metrics),
     }
+    if study:
+        drawers["auprc_boxplots.png"] = lambda: draw_auprc_boxplots(
+            result.metrics
+        )
     skipped = {}
     if result.gans:
         first = result.gans[min(result.gans)]
@@ -583,6 +682,47 @@ def draw_auprc_by_method(metrics: pd.DataFrame) -> Figure:
             color = colors[oversampler]
             ax.scatter(values, y + offsets, s=18, color=color, zorder=3)
             ax.vlines(values.mean(), y - 0.3, y + 0.3, color=color, lw=2)
+        ax.set_yticks(
+            range(len(oversamplers)),
+            [statistics.display_name(name) for name in oversamplers],
+        )
+        ax.set_ylim(len(oversamplers) - 0.5, -0.5)
+        ax.set(xlabel="test AUPRC", title=classifier)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in axes[1:]:
+        ax.tick_params(labelleft=False)
+    return figure
+
+
+def draw_auprc_boxplots(metrics: pd.DataFrame) -> Figure:
+    """Box plots of test AUPRC across seeds, per method and classifier."""
+    classifiers = statistics.in_order(metrics["classifier"])
+    oversamplers = statistics.in_order(metrics["oversampler"])
+    colors = _method_colors(oversamplers)
+    height = 1.2 + 0.45 * len(oversamplers)
+    figure, axes = _panels(len(classifiers), width=3.8, height=height)
+    for ax, classifier in zip(axes, classifiers, strict=True):
+        fits = metrics[metrics["classifier"] == classifier]
+        values = [
+            fits.loc[fits["oversampler"] == name, "auprc"].to_numpy()
+            for name in oversamplers
+        ]
+        boxes = ax.boxplot(
+            values,
+            positions=range(len(oversamplers)),
+            orientation="horizontal",
+            widths=0.6,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black"},
+        )
+        for box, name in zip(boxes["boxes"], oversamplers, strict=True):
+            box.set(facecolor=(*colors[name][:3], 0.35))
+        for y, (name, seeds) in enumerate(
+            zip(oversamplers, values, strict=True)
+        ):
+            offsets = np.linspace(-0.12, 0.12, len(seeds)) if len(seeds) else []
+            ax.scatter(seeds, y + offsets, s=10, color=colors[name], zorder=3)
         ax.set_yticks(
             range(len(oversamplers)),
             [statistics.display_name(name) for name in oversamplers],

@@ -471,7 +471,8 @@ def resumable_reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+    "signum, status",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)],
 )
 def test_a_signal_during_training_saves_and_resume_finishes_the_same(
     resumable_reference, tmp_path, signum, status
@@ -490,8 +491,9 @@ def test_a_signal_during_training_saves_and_resume_finishes_the_same(
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == status, stderr
-    assert f"gan-jax run --resume {out}" in stderr.splitlines()[-1]
-    assert "Traceback" not in stderr
+    if signum != signal.SIGKILL:  # which leaves no word behind
+        assert f"gan-jax run --resume {out}" in stderr.splitlines()[-1]
+        assert "Traceback" not in stderr
     assert not (out / "metrics.csv").exists()
     saved = sorted(int(p.name) for p in (out / "gans" / "seed-0").iterdir())
     assert saved and saved[-1] < 600  # stopped in seed 0's training
@@ -568,7 +570,10 @@ def test_divergence_stops_the_run_with_one_line(tmp_path, capsys):
     )
     assert code == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert re.search(r"diverged at step \d+: \w+ became nan", error), error
+    # Two seeds: the message names the folder of the one that diverged.
+    assert re.search(
+        r"diverged at step \d+ of the GAN in \S+seed-\d: \w+ became nan", error
+    ), error
     assert "no synthetic rows were made" in error
     assert not (out / "fits").exists()
     assert not (out / "metrics.csv").exists()
@@ -702,3 +707,100 @@ def test_train_resume_refuses_a_finished_or_changed_run(tmp_path, capsys):
         error = capsys.readouterr().err
         assert len(error.strip().splitlines()) == 1, error
         assert message in error, error
+
+
+# --- gan-jax study -----------------------------------------------------------
+
+STUDY = [
+    "--oversamplers",
+    "none,gan,random",
+    "--classifiers",
+    "logistic-regression",
+    "--seeds",
+    "3",
+    "--steps",
+    "40",
+    "--jobs",
+    "1",
+    *SMALL,
+]
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studies") / "first"
+    result = run_cli("study", *STUDY, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_study_reports_the_spread_and_a_reproduced_seed(finished_study):
+    out, result = finished_study
+    assert RUN_FILES | {"figures/auprc_boxplots.png"} <= _files(out)
+    assert "re-run of seed 2: identical" in result.stdout.splitlines()
+    report = (out / "report.md").read_text()
+    assert "**re-run of seed 2: identical**" in report
+    assert "## Spread across seeds" in report
+    assert "auprc_boxplots.png" in report
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert sorted(set(metrics["seed"])) == [0, 1, 2]
+    # The spread table holds the seed-to-seed std of the GAN's gain.
+    wide = metrics.pivot(index="seed", columns="oversampler", values="auprc")
+    gains = wide["gan"] - wide["none"]
+    assert f"| {gains.mean():+.4f} | {gains.std(ddof=1):.4f} |" in report
+    record = json.loads((out / "config.json").read_text())
+    assert record["command"] == "study"
+
+
+def test_study_defaults_to_ten_seeds_in_its_own_folder(monkeypatch):
+    seen = {}
+
+    def stop_after_the_settings(splits, gans, settings, **kwargs):
+        seen["seeds"] = settings.seeds
+        raise KeyboardInterrupt
+
+    import gan_jax.cli
+
+    monkeypatch.setattr(gan_jax.cli, "fit_grid", stop_after_the_settings)
+    arguments = ["--oversamplers", "none", "--classifiers", "random-forest"]
+    assert main(["study", *arguments]) == 130
+    assert seen["seeds"] == tuple(range(10))
+    (folder,) = Path("checkpoints/studies").iterdir()
+    assert json.loads((folder / "config.json").read_text())["seeds"] == list(
+        range(10)
+    )
+
+
+def test_a_study_whose_rerun_differs_says_so_and_fails(
+    tmp_path, monkeypatch, capsys
+):
+    import gan_jax.cli
+
+    rerun = gan_jax.cli.rerun_seed
+
+    def drifting(*args, **kwargs):
+        metrics = rerun(*args, **kwargs)
+        metrics.loc[1, "auprc"] += 1e-9
+        return metrics
+
+    monkeypatch.setattr(gan_jax.cli, "rerun_seed", drifting)
+    out = tmp_path / "drift"
+    assert main(["study", *STUDY, "--out", str(out)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith(
+        "gan-jax study: re-run of seed 2: NOT identical"
+    )
+    assert "gan with logistic-regression, auprc" in error[-1]
+    assert "NOT identical, 1 value differs" in (out / "report.md").read_text()
+
+
+def test_run_and_study_folders_resume_only_with_their_own_command(
+    finished_study, tmp_path, capsys
+):
+    out, _ = finished_study
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.json").write_text((out / "config.json").read_text())
+    assert main(["run", "--resume", str(unfinished)]) == 2
+    error = capsys.readouterr().err
+    assert f"gan-jax study --resume {unfinished}" in error

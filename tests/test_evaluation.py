@@ -1,8 +1,15 @@
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import SMALL_CONFIG
 
-from gan_jax import DataError, evaluation, load_table, make_fraud_like
+from gan_jax import (
+    DataError,
+    GANOversampler,
+    evaluation,
+    load_table,
+    make_fraud_like,
+)
 from gan_jax.classifiers import CLASSIFIERS, fit_classifier, make_classifier
 from gan_jax.config import RunSettings
 from gan_jax.evaluation import (
@@ -121,16 +128,16 @@ def test_no_test_row_ever_reaches_a_fit(table, monkeypatch):
         seen_by_fits.append(np.asarray(features))
         return real_resample(name, features, labels, **kwargs)
 
-    real_train_checkpointed = evaluation.train_checkpointed
+    real_train_many = evaluation.train_many_checkpointed
 
     def spy_gan_training(rows, *args, **kwargs):
-        seen_by_fits.append(np.asarray(rows))
+        seen_by_fits.extend(np.asarray(part) for part in rows)
         gan_trainings.append(len(rows))
-        return real_train_checkpointed(rows, *args, **kwargs)
+        return real_train_many(rows, *args, **kwargs)
 
     monkeypatch.setattr(evaluation, "make_classifier", SpyClassifier)
     monkeypatch.setattr(evaluation, "resample", spy_resample)
-    monkeypatch.setattr(evaluation, "train_checkpointed", spy_gan_training)
+    monkeypatch.setattr(evaluation, "train_many_checkpointed", spy_gan_training)
     # One seed: another seed's split may rightly train on these test rows.
     run_comparison(table, RunSettings(**{**FAST.__dict__, "num_seeds": 1}))
 
@@ -197,3 +204,43 @@ def test_gan_progress_reports_every_step_of_every_seed(table):
         on_gan_steps=steps.append,
     )
     assert sum(steps) == FAST.num_seeds * FAST.gan_steps
+
+
+def test_every_seed_trained_together_gives_the_rows_it_gives_alone(table):
+    settings = RunSettings(**{**FAST.__dict__, "num_seeds": 3})
+    splits = evaluation.split_for_run(table, settings)
+    together = evaluation.train_gans(splits, settings, seeds_per_group=2)
+    for seed, parts in splits.items():
+        alone = evaluation.train_seed_gan(parts.train, seed, settings)
+        assert np.array_equal(together[seed].synthetic, alone.synthetic)
+        sampler = GANOversampler(
+            config=settings.gan,
+            num_steps=settings.gan_steps,
+            random_state=seed,
+            # imbalanced-learn's dict: the minority class's count after.
+            sampling_strategy={
+                1: len(alone.real) + len(alone.synthetic),
+            },
+        )
+        sampler.fit_resample(parts.train.features, parts.train.labels)
+        assert np.array_equal(sampler.synthetic_[1], alone.synthetic)
+
+
+def test_compare_rerun_finds_every_changed_value():
+    rows = [
+        {name: 0.5 for name in METRIC_COLUMNS}
+        | {"seed": seed, "oversampler": "gan", "classifier": "lr"}
+        for seed in (0, 1)
+    ]
+    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    metrics.loc[1, "roc_auc"] = np.nan
+    again = metrics[metrics["seed"] == 1].copy()
+    again["fit_seconds"] = 9.0  # timing never counts
+    assert evaluation.compare_rerun(metrics, again, 1).identical
+    again.loc[1, "f1"] = 0.5000001
+    again.loc[1, "tp"] = 7
+    check = evaluation.compare_rerun(metrics, again, 1)
+    assert not check.identical and len(check.differences) == 2
+    assert check.line().startswith("re-run of seed 1: NOT identical, 2 values")
+    missing = evaluation.compare_rerun(metrics, again.iloc[:0], 1)
+    assert missing.differences == ("gan with lr: missing from one of the two",)

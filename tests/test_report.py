@@ -8,8 +8,13 @@ import pytest
 
 from gan_jax import statistics
 from gan_jax.config import RunSettings
-from gan_jax.evaluation import METRIC_COLUMNS, RunResult, SeedGAN
-from gan_jax.report import OTHER_METRICS, summary_table, write_report
+from gan_jax.evaluation import METRIC_COLUMNS, RerunCheck, RunResult, SeedGAN
+from gan_jax.report import (
+    OTHER_METRICS,
+    gain_spread,
+    summary_table,
+    write_report,
+)
 
 SEEDS = (0, 1, 2)
 OVERSAMPLERS = ("none", "smote", "gan")
@@ -265,3 +270,71 @@ def test_summary_table_cells_show_mean_std_difference_and_p(report):
     assert len(re.findall(cell, gan_line)) == len(CLASSIFIERS)
     none_line = next(line for line in lines if line.startswith("no over"))
     assert "p=" not in none_line
+
+
+# --- studies: the spread across seeds ----------------------------------------
+
+
+def _gain_metrics(gains: dict[str, list[float]]) -> pd.DataFrame:
+    """AUPRC rows where `none` scores 0.5 and `gan` 0.5 + the gain."""
+    rows = []
+    for classifier, values in gains.items():
+        for seed, gain in enumerate(values):
+            rows.append((seed, "none", classifier, 0.5))
+            rows.append((seed, "gan", classifier, 0.5 + gain))
+    return pd.DataFrame(
+        rows, columns=["seed", "oversampler", "classifier", "auprc"]
+    )
+
+
+def test_gain_spread_matches_hand_computed_values():
+    metrics = _gain_metrics(
+        {"random-forest": [0.02, -0.01, 0.05, 0.0], "lr": [0.1, 0.3]}
+    )
+    spread = gain_spread(metrics).set_index("classifier")
+    assert list(spread.index) == ["random-forest", "lr"]
+    forest = spread.loc["random-forest"]
+    assert forest["n_seeds"] == 4 and forest["n_positive"] == 2
+    # Gains 0.02, -0.01, 0.05, 0.00: mean 0.015; squared deviations
+    # 0.000025 + 0.000625 + 0.001225 + 0.000225 = 0.0021, / 3 = 0.0007.
+    assert forest["mean"] == pytest.approx(0.015)
+    assert forest["std"] == pytest.approx(0.0007**0.5)
+    assert (forest["min"], forest["max"]) == pytest.approx((-0.01, 0.05))
+    assert -0.01 <= forest["ci_low"] <= 0.015 <= forest["ci_high"] <= 0.05
+    lr = spread.loc["lr"]
+    assert lr["mean"] == pytest.approx(0.2)
+    assert lr["std"] == pytest.approx(0.02**0.5)  # (0.1² + 0.1²) / 1
+
+
+def test_gain_spread_is_empty_without_gan_or_none():
+    metrics = _gain_metrics({"lr": [0.1, 0.2]})
+    assert gain_spread(metrics[metrics["oversampler"] == "gan"]).empty
+    assert gain_spread(metrics[metrics["oversampler"] == "none"]).empty
+
+
+def test_a_study_report_adds_box_plots_the_spread_and_the_rerun(tmp_path):
+    result = _fake_result()
+    check = RerunCheck(seed=2, differences=())
+    write_report(
+        result,
+        _settings(OVERSAMPLERS, len(SEEDS)),
+        tmp_path,
+        title="Study",
+        data_description="a hand-made table",
+        feature_names=FEATURE_NAMES,
+        rerun=check,
+    )
+    report = (tmp_path / "report.md").read_text()
+    assert "**re-run of seed 2: identical**" in report
+    assert report.index("## Spread across seeds") < report.index("## AUPRC")
+    assert "](figures/auprc_boxplots.png)" in report
+    content = (tmp_path / "figures" / "auprc_boxplots.png").read_bytes()
+    assert content[:8] == PNG_SIGNATURE
+    for classifier in CLASSIFIERS:
+        assert f"| {classifier} | " in report.split("## What was run")[0]
+
+
+def test_a_plain_report_has_no_study_parts(report):
+    _, directory = report
+    assert "Spread across seeds" not in (directory / "report.md").read_text()
+    assert not (directory / "figures" / "auprc_boxplots.png").exists()
