@@ -531,19 +531,14 @@ def train(
     if not bool(jnp.isfinite(data).all()):
         raise ValueError("data contains NaN or infinite values")
 
-    chunks = []
-    start = time.perf_counter()
-    remaining = int(num_steps)
-    while remaining > 0:
-        length = min(int(chunk_size), remaining)
-        previous = state
+    def one_chunk(state, length):
         state, metrics = _train_chunk_jit(state, data, key, length)
-        metrics = jax.device_get(metrics)
-        _check_finite(previous, state, metrics)
-        chunks.append(metrics)
-        remaining -= length
-        if callback is not None:
-            callback(state, metrics)
+        return state, jax.device_get(metrics)
+
+    start = time.perf_counter()
+    state, chunks = _in_chunks(
+        state, num_steps, chunk_size, one_chunk, _check_finite, callback
+    )
     seconds = time.perf_counter() - start
 
     if num_steps:
@@ -560,6 +555,24 @@ def train(
         for name in METRIC_NAMES
     }
     return state, history
+
+
+def _in_chunks(state, num_steps, chunk_size, one_chunk, check, callback):
+    """`one_chunk(state, length)` until `num_steps` steps are taken, each
+    chunk checked by `check(previous, state, metrics)` and then passed to
+    `callback`. Returns the last state and the metrics of every chunk."""
+    chunks = []
+    remaining = int(num_steps)
+    while remaining > 0:
+        length = min(int(chunk_size), remaining)
+        previous = state
+        state, metrics = one_chunk(state, length)
+        check(previous, state, metrics)
+        chunks.append(metrics)
+        remaining -= length
+        if callback is not None:
+            callback(state, metrics)
+    return state, chunks
 
 
 def _networks_finite(state: GANState) -> dict[str, jax.Array]:
@@ -746,28 +759,23 @@ def train_many(
     )
     train_keys = jnp.stack([gan_keys(key).train for key in keys])
 
-    chunks = []
-    start = time.perf_counter()
-    remaining = int(num_steps)
-    while remaining > 0:
-        length = min(int(chunk_size), remaining)
-        previous = states
+    def one_chunk(states, length):
         parts = [
             _train_group(
                 states, rows, train_keys, counts, group, length, shared, mesh
             )
             for group in groups
         ]
-        states = _concatenate_groups([part[0] for part in parts])
         metrics = {
             name: np.concatenate([part[1][name] for part in parts])
             for name in METRIC_NAMES
         }
-        _check_finite_many(previous, states, metrics)
-        chunks.append(metrics)
-        remaining -= length
-        if callback is not None:
-            callback(states, metrics)
+        return _concatenate_groups([part[0] for part in parts]), metrics
+
+    start = time.perf_counter()
+    states, chunks = _in_chunks(
+        states, num_steps, chunk_size, one_chunk, _check_finite_many, callback
+    )
     seconds = time.perf_counter() - start
 
     if num_steps:
@@ -789,6 +797,13 @@ def train_many(
     return states, history
 
 
+#: Most seeds a CPU device trains per compiled call by default. On the
+#: 2-core machines here (reference GAN, 16 seeds) groups of 4 ran fastest;
+#: groups of 16 were about a fifth slower, their parameters and Adam moments
+#: no longer fitting the caches that one seed's do.
+CPU_SEEDS_PER_DEVICE = 4
+
+
 def default_seeds_per_group(
     config: GANConfig,
     num_features: int,
@@ -802,7 +817,8 @@ def default_seeds_per_group(
     in and out of the call, the activations of a step and their
     gradients, the row data if it is the seed's own, all doubled for
     safety. The budget is `_memory_budget` per device; the result is a
-    multiple of the number of devices, at least one per device.
+    multiple of the number of devices, at least one per device. On a CPU
+    it is also at most `CPU_SEEDS_PER_DEVICE` per device.
     """
     floats = 8 * _parameter_count(config, num_features)
     widths = sum(config.generator_widths) + sum(config.discriminator_widths)
@@ -811,6 +827,8 @@ def default_seeds_per_group(
         floats += num_rows * num_features
     per_seed = 2 * 4 * floats
     per_device = max(1, int(_memory_budget(devices[0]) // per_seed))
+    if devices[0].platform == "cpu":
+        per_device = min(per_device, CPU_SEEDS_PER_DEVICE)
     return per_device * len(devices)
 
 
