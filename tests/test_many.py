@@ -89,8 +89,8 @@ def test_each_gan_ends_in_the_bits_of_one_trained_alone(
 def test_continuing_from_states_equals_one_long_run():
     keys = _keys([3, 4, 5])
     data = [_rows(seed, 30) for seed in (3, 4, 5)]
-    straight, straight_history = train_many(SMALL_CONFIG, data, keys, 8)
-    halfway, first = train_many(SMALL_CONFIG, data, keys, 5)
+    straight, straight_history = train_many(SMALL_CONFIG, data, keys, 6)
+    halfway, first = train_many(SMALL_CONFIG, data, keys, 3)
     resumed, second = train_many(SMALL_CONFIG, data, keys, 3, states=halfway)
     assert tree_equal(straight, resumed)
     for name in METRIC_NAMES:
@@ -299,16 +299,17 @@ _SHARDED_SCRIPT = textwrap.dedent(
         return compiled(states, *args)
 
     training._train_chunk_many_jit = recording
-    # 5 seeds over 4 devices: one group of 8 with 3 seeds of padding.
+    # 5 seeds over 4 devices: one group of 8 with 3 seeds of padding; two
+    # chunks, so that sharded states go round once.
     sharded, sharded_history = train_many(
-        SMALL_CONFIG, data, keys, 6, chunk_size=4
+        SMALL_CONFIG, data, keys, 6, chunk_size=3
     )
     # Groups of 4, the second padded with 3 copies.
     grouped, _ = train_many(
-        SMALL_CONFIG, data, keys, 6, chunk_size=4, seeds_per_group=4
+        SMALL_CONFIG, data, keys, 6, chunk_size=3, seeds_per_group=4
     )
     alone, alone_history = train_many(
-        SMALL_CONFIG, data, keys, 6, devices=devices[:1]
+        SMALL_CONFIG, data, keys, 6, devices=devices[:1], seeds_per_group=5
     )
     print(json.dumps({
         "devices_used": placements,
