@@ -682,13 +682,7 @@ def draw_auprc_by_method(metrics: pd.DataFrame) -> Figure:
             color = colors[oversampler]
             ax.scatter(values, y + offsets, s=18, color=color, zorder=3)
             ax.vlines(values.mean(), y - 0.3, y + 0.3, color=color, lw=2)
-        ax.set_yticks(
-            range(len(oversamplers)),
-            [statistics.display_name(name) for name in oversamplers],
-        )
-        ax.set_ylim(len(oversamplers) - 0.5, -0.5)
-        ax.set(xlabel="test AUPRC", title=classifier)
-        ax.grid(axis="x", alpha=0.3)
+        _label_methods(ax, oversamplers, classifier)
     for ax in axes[1:]:
         ax.tick_params(labelleft=False)
     return figure
@@ -723,13 +717,7 @@ def draw_auprc_boxplots(metrics: pd.DataFrame) -> Figure:
         ):
             offsets = np.linspace(-0.12, 0.12, len(seeds)) if len(seeds) else []
             ax.scatter(seeds, y + offsets, s=10, color=colors[name], zorder=3)
-        ax.set_yticks(
-            range(len(oversamplers)),
-            [statistics.display_name(name) for name in oversamplers],
-        )
-        ax.set_ylim(len(oversamplers) - 0.5, -0.5)
-        ax.set(xlabel="test AUPRC", title=classifier)
-        ax.grid(axis="x", alpha=0.3)
+        _label_methods(ax, oversamplers, classifier)
     for ax in axes[1:]:
         ax.tick_params(labelleft=False)
     return figure
@@ -958,6 +946,17 @@ def _method_colors(oversamplers: list[str]) -> dict[str, tuple]:
     """One colour per method, the same in every figure of a report."""
     palette = colormaps["tab10"]
     return {name: palette(i % 10) for i, name in enumerate(oversamplers)}
+
+
+def _label_methods(ax, oversamplers: list[str], classifier: str) -> None:
+    """One row per method, top to bottom, AUPRC along the x axis."""
+    ax.set_yticks(
+        range(len(oversamplers)),
+        [statistics.display_name(name) for name in oversamplers],
+    )
+    ax.set_ylim(len(oversamplers) - 0.5, -0.5)
+    ax.set(xlabel="test AUPRC", title=classifier)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
