@@ -752,16 +752,15 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
             args, _build_parser().parse_args([command]), command
         )
         folder = RunFolder.open(args.resume)
-        recorded = _recorded_command(folder.record_path)
+        data_options, settings, expected_fingerprint = read_record(
+            folder.record_path
+        )
+        recorded, every = _recorded_command_and_every(folder.record_path)
         if recorded != command:
             raise OutputError(
                 f"{folder.path} holds a gan-jax {recorded}; continue it with "
                 f"gan-jax {recorded} --resume {folder.path}"
             )
-        data_options, settings, expected_fingerprint = read_record(
-            folder.record_path
-        )
-        every = _recorded_every(folder.record_path)
     else:
         data_options, settings, expected_fingerprint = _run_inputs(args)
     options = dict(data_options)
@@ -864,20 +863,18 @@ def _rerun_check(
     return compare_rerun(result.metrics, again, seed)
 
 
-def _recorded_command(path: Path) -> str:
-    """'run' or 'study': the command that made a run folder."""
-    try:
-        command = json.loads(path.read_text()).get("command", "run")
-    except (OSError, ValueError, AttributeError):
-        return "run"  # read_record gives the clear error
-    return command if command in ("run", "study") else "run"
-
-
-def _recorded_every(path: Path) -> int:
-    every = json.loads(path.read_text()).get("checkpoint_every")
-    if isinstance(every, int) and not isinstance(every, bool) and every >= 1:
-        return every
-    return DEFAULT_CHECKPOINT_EVERY
+def _recorded_command_and_every(path: Path) -> tuple[str, int]:
+    """The command that made a run folder ('run' or 'study') and its steps
+    between checkpoints, from a record `read_record` has accepted."""
+    record = json.loads(path.read_text())
+    command = record.get("command")
+    every = record.get("checkpoint_every")
+    if (
+        not (isinstance(every, int) and not isinstance(every, bool))
+        or every < 1
+    ):
+        every = DEFAULT_CHECKPOINT_EVERY
+    return (command if command in ("run", "study") else "run"), every
 
 
 class _Stopped(BaseException):

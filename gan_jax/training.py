@@ -618,18 +618,14 @@ def _check_finite(
     never be sampled or saved, and the chunk's starting state is the last
     one known to be finite.
     """
-    bad = _first_bad(metrics)
-    if bad is not None:
-        index, which = bad
-        raise DivergenceError(
-            int(previous.step) + index + 1,
-            METRIC_NAMES[which],
-            float(metrics[METRIC_NAMES[which]][index]),
-            previous,
-        )
-    for what, finite in jax.device_get(_networks_finite_jit(state)).items():
-        if not finite:
-            raise DivergenceError(int(state.step), what, float("nan"), previous)
+    finite = jax.device_get(_networks_finite_jit(state))
+    _raise_if_diverged(
+        int(previous.step),
+        {name: values[None] for name, values in metrics.items()},
+        {what: np.asarray(value)[None] for what, value in finite.items()},
+        previous,
+        many=False,
+    )
 
 
 def check_count(name: str, value: object, *, minimum: int) -> None:
@@ -1058,10 +1054,39 @@ def _check_finite_many(
     previous: GANState, states: GANState, metrics: dict[str, np.ndarray]
 ) -> None:
     """`_check_finite` for stacked GANs: raises for the first that diverged."""
-    num_seeds = metrics[METRIC_NAMES[0]].shape[0]
-    step = int(np.asarray(previous.step)[0])
+    finite = {
+        what: _to_host(values)
+        for what, values in _networks_finite_many(states).items()
+    }
+    _raise_if_diverged(
+        int(np.asarray(previous.step)[0]),
+        metrics,
+        finite,
+        previous,
+        many=metrics[METRIC_NAMES[0]].shape[0] > 1,
+    )
+
+
+def _raise_if_diverged(
+    step: int,
+    metrics: dict[str, np.ndarray],
+    finite: dict[str, np.ndarray],
+    previous: GANState,
+    *,
+    many: bool,
+) -> None:
+    """Raises DivergenceError for the GAN whose metrics went bad first, or
+    else for the first whose networks are not finite.
+
+    Args:
+        step: the step the chunk started from.
+        metrics: each metric as a (GANs, steps) array.
+        finite: per network, a (GANs,) array of "every value finite".
+        previous: the state(s) at the chunk's start.
+        many: name the GAN's index in the error.
+    """
     first = None
-    for seed in range(num_seeds):
+    for seed in range(metrics[METRIC_NAMES[0]].shape[0]):
         bad = _first_bad({name: metrics[name][seed] for name in METRIC_NAMES})
         if bad is not None and (first is None or bad[0] < first[1][0]):
             first = (seed, bad)
@@ -1073,12 +1098,8 @@ def _check_finite_many(
             name,
             float(metrics[name][seed, index]),
             previous,
-            index=seed if num_seeds > 1 else None,
+            index=seed if many else None,
         )
-    finite = {
-        what: _to_host(values)
-        for what, values in _networks_finite_many(states).items()
-    }
     for what, values in finite.items():
         if not values.all():
             raise DivergenceError(
@@ -1086,5 +1107,5 @@ def _check_finite_many(
                 what,
                 float("nan"),
                 previous,
-                index=int(np.argmin(values)) if num_seeds > 1 else None,
+                index=int(np.argmin(values)) if many else None,
             )
