@@ -12,9 +12,11 @@ from gan_jax.checkpoints import (
     train_checkpointed,
     train_many_checkpointed,
 )
-from gan_jax.config import GANConfig, RunSettings
+from gan_jax.config import DetectSettings, GANConfig, RunSettings
 from gan_jax.data import DataError, Split, Table, load_table, split
 from gan_jax.datasets import BUILTIN_DATASET, make_fraud_like
+from gan_jax.detection import GANAnomalyDetector
+from gan_jax.detectors import DetectionResult, compare_detectors
 from gan_jax.evaluation import RunResult, run_comparison
 from gan_jax.models import Discriminator, Generator
 from gan_jax.oversampling import GANOversampler
@@ -42,8 +44,11 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "DataError",
+    "DetectSettings",
+    "DetectionResult",
     "DivergenceError",
     "Discriminator",
+    "GANAnomalyDetector",
     "GANConfig",
     "GANOversampler",
     "GANState",
@@ -54,6 +59,7 @@ __all__ = [
     "Split",
     "Table",
     "TrainingInterrupted",
+    "compare_detectors",
     "gan_keys",
     "init_many",
     "init_state",

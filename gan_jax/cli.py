@@ -32,7 +32,7 @@ from gan_jax.checkpoints import (
     train_checkpointed,
 )
 from gan_jax.classifiers import CLASSIFIERS
-from gan_jax.config import GANConfig, RunSettings
+from gan_jax.config import DetectSettings, GANConfig, RunSettings
 from gan_jax.data import (
     DataError,
     check_enough_minority_rows,
@@ -40,6 +40,13 @@ from gan_jax.data import (
     split,
 )
 from gan_jax.datasets import BUILTIN_DATASET
+from gan_jax.detection import SCORES
+from gan_jax.detection_report import (
+    summary_table as detection_summary_table,
+)
+from gan_jax.detection_report import write_detection_report
+from gan_jax.detectors import DETECTORS, compare_detectors
+from gan_jax.detectors import check_settings as check_detection
 from gan_jax.evaluation import (
     RerunCheck,
     compare_rerun,
@@ -49,6 +56,7 @@ from gan_jax.evaluation import (
     train_gans,
 )
 from gan_jax.outputs import (
+    DEFAULT_DETECTIONS_DIR,
     DEFAULT_RUNS_DIR,
     DEFAULT_STUDIES_DIR,
     DEFAULT_TRAIN_DIR,
@@ -59,6 +67,7 @@ from gan_jax.outputs import (
     read_record,
     read_train_record,
     run_record,
+    staged_folder,
     train_record,
     write_table,
 )
@@ -255,6 +264,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(study_parser, unset_default=True)
 
+    detect_parser = commands.add_parser(
+        "detect",
+        help="the GAN as an unsupervised anomaly detector against "
+        "IsolationForest, LocalOutlierFactor and OneClassSVM",
+        description=(
+            "For each seed: split the table, fit every detector on the "
+            "common-class rows of the training split only (no label is "
+            "used, the rare training rows are left out), score the test "
+            "split, and measure AUPRC and ROC AUC; then aggregate over "
+            "seeds, test the GAN against each detector and write a report."
+        ),
+    )
+    _add_data_options(detect_parser)
+    _add_detect_options(detect_parser)
+    _add_config_options(detect_parser)
+
     sample_parser = commands.add_parser(
         "sample",
         help="write synthetic minority rows from a saved GAN",
@@ -419,6 +444,160 @@ def _add_run_options(
         metavar="FILE",
         help="repeat the run recorded in FILE (a run's config.json)",
     )
+
+
+def _add_detect_options(parser: argparse.ArgumentParser) -> None:
+    defaults = DetectSettings()
+    group = parser.add_argument_group("comparison")
+    group.add_argument(
+        "--detectors",
+        type=_parse_list(DETECTORS),
+        default=defaults.detectors,
+        metavar="NAMES",
+        help=f"default: {','.join(defaults.detectors)}",
+    )
+    group.add_argument(
+        "--score",
+        choices=SCORES,
+        default=defaults.score,
+        help=f"how the GAN scores a row; default: {defaults.score}",
+    )
+    group.add_argument(
+        "--seeds",
+        type=int,
+        default=defaults.num_seeds,
+        metavar="N",
+        help=f"repetitions, seed S, S+1, ...; default: {defaults.num_seeds}",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        metavar="S",
+        help=f"base seed; default: {defaults.seed}",
+    )
+    group.add_argument(
+        "--steps",
+        type=int,
+        default=defaults.gan_steps,
+        metavar="N",
+        help=f"GAN training steps; default: {defaults.gan_steps}",
+    )
+    group = parser.add_argument_group("execution")
+    group.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="worker processes for the standard detectors (-1: every core; "
+        "results do not depend on it); default: -1",
+    )
+    group.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"output folder; default: a new folder in "
+        f"{DEFAULT_DETECTIONS_DIR}",
+    )
+
+
+def _detect_command(args: argparse.Namespace, guard: _StopGuard) -> None:
+    if args.jobs == 0 or args.jobs < -1:
+        raise UsageError(
+            f"gan-jax detect: --jobs must be >= 1 or -1, got {args.jobs}"
+        )
+    try:
+        settings = DetectSettings(
+            detectors=args.detectors,
+            num_seeds=args.seeds,
+            seed=args.seed,
+            test_size=args.test_size,
+            gan_steps=args.steps,
+            score=args.score,
+            gan=_config_from(args),
+        )
+    except ValueError as error:
+        raise UsageError(f"gan-jax detect: {error}") from None
+    data_options = _data_options(args)
+    del data_options["test_size"]  # a detection setting, recorded with them
+    options = dict(data_options)
+    table = load_table(options.pop("source"), **options)
+    try:
+        check_detection(table, settings)
+    except ValueError as error:
+        if isinstance(error, DataError):
+            raise
+        raise UsageError(f"gan-jax detect: {error}") from None
+    record = run_record(table, data_options, settings)
+    record["command"] = "detect"
+    target = args.out or default_run_dir(
+        table.source, parent=DEFAULT_DETECTIONS_DIR
+    )
+    # Everything is written into a hidden folder beside the target and
+    # moved into place at the end: a detection that stops leaves nothing.
+    with staged_folder(target) as stage:
+        (stage / RunFolder.RECORD).write_text(json.dumps(record, indent=2))
+        gan_steps = settings.num_seeds * settings.gan_steps
+        with contextlib.ExitStack() as bars:
+            gan_bar = (
+                bars.enter_context(
+                    tqdm(
+                        total=gan_steps,
+                        unit="step",
+                        desc=f"training {settings.num_seeds} GANs",
+                        file=sys.stderr,
+                    )
+                )
+                if "gan" in settings.detectors
+                else None
+            )
+            others = [n for n in settings.detectors if n != "gan"]
+            fit_bars = []
+
+            def gan_progress(state, metrics):
+                gan_bar.update(len(next(iter(metrics.values()))))
+
+            def fit_done(row):
+                if row["detector"] == "gan":
+                    return
+                # Made on the first fit, so that it does not sit under the
+                # GAN bar while the GANs train.
+                if not fit_bars:
+                    fit_bars.append(
+                        bars.enter_context(
+                            tqdm(
+                                total=settings.num_seeds * len(others),
+                                unit="fit",
+                                desc="standard detectors",
+                                file=sys.stderr,
+                            )
+                        )
+                    )
+                fit_bars[0].update()
+
+            try:
+                result = compare_detectors(
+                    table,
+                    settings,
+                    jobs=args.jobs,
+                    on_fit_done=fit_done,
+                    gan_callback=gan_progress if gan_bar is not None else None,
+                )
+            except DivergenceError as error:
+                raise CommandFailed(
+                    f"gan-jax detect: a GAN's {error}; nothing was written "
+                    "(try a smaller --learning-rate or another --seed)"
+                ) from None
+        write_detection_report(
+            result,
+            settings,
+            stage,
+            title=f"gan-jax detect on {table.source}",
+            data_description=repr(table),
+        )
+        result.metrics.to_csv(stage / RunFolder.METRICS, index=False)
+    print(detection_summary_table(result.metrics))
+    print(f"wrote {target}")
 
 
 def _train_command(args: argparse.Namespace, guard: _StopGuard) -> None:
@@ -845,7 +1024,11 @@ def _run_command(args: argparse.Namespace, guard: _StopGuard) -> None:
         raise RerunDiffers(f"gan-jax study: {rerun.line()}")
 
 
-class RerunDiffers(Exception):
+class CommandFailed(Exception):
+    """A command that could not finish; the message says why."""
+
+
+class RerunDiffers(CommandFailed):
     """A study's re-run seed did not reproduce its metrics."""
 
 
@@ -956,6 +1139,7 @@ _COMMANDS = {
     "run": _run_command,
     "study": _run_command,
     "sample": _sample_command,
+    "detect": _detect_command,
 }
 
 
@@ -975,7 +1159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DivergenceError as error:
         _print_one_line(f"gan-jax: {error}; no synthetic rows were made")
         return EXIT_FAILED
-    except RerunDiffers as error:
+    except CommandFailed as error:
         _print_one_line(str(error))
         return EXIT_FAILED
     except _Resumable as error:

@@ -200,3 +200,60 @@ class RunSettings:
     @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(range(self.seed, self.seed + self.num_seeds))
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectSettings:
+    """Everything that decides the results of `gan-jax detect`.
+
+    Attributes:
+        detectors: names from `gan_jax.detectors.DETECTORS`.
+        num_seeds: how many seeds; seed i is `seed + i` and fixes the split
+            and every detector's random state of that repetition.
+        seed: the base seed.
+        test_size: share of each class held out for testing.
+        gan_steps: training steps of each seed's GAN.
+        score: how the GAN scores a row, one of
+            `gan_jax.detection.SCORES`.
+        gan: the GAN's configuration.
+    """
+
+    detectors: tuple[str, ...] = (
+        "gan",
+        "isolation-forest",
+        "local-outlier-factor",
+        "one-class-svm",
+    )
+    num_seeds: int = 3
+    seed: int = 0
+    test_size: float = 0.3
+    gan_steps: int = 1000
+    score: str = "nearest"
+    gan: GANConfig = GANConfig()
+
+    def __post_init__(self) -> None:
+        names = self.detectors
+        if isinstance(names, str) or not names:
+            raise ValueError("detectors must be a non-empty list of names")
+        object.__setattr__(self, "detectors", tuple(names))
+        repeated = {n for n in names if list(names).count(n) > 1}
+        if repeated:
+            raise ValueError(
+                f"detectors lists {', '.join(sorted(repeated))} twice"
+            )
+        _check_positive_int("num_seeds", self.num_seeds)
+        _check_positive_int("gan_steps", self.gan_steps)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not (_is_real(self.test_size) and 0 < self.test_size < 1):
+            raise ValueError(
+                f"test_size must lie in (0, 1), got {self.test_size!r}"
+            )
+        if not isinstance(self.score, str):
+            raise ValueError(f"score must be a name, got {self.score!r}")
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.seed, self.seed + self.num_seeds))

@@ -267,13 +267,19 @@ class Discriminator(nn.Module):
                 PRNG stream in `apply`.
 
         Returns:
-            (batch,) logits.
+            (batch,) logits. The last hidden layer's activations (before
+            dropout) are sown as intermediates/features.
         """
         config = self.config
         x = rows
         for index, width in enumerate(config.discriminator_widths):
             x = Dense(width, name=f"dense_{index}")(x)
             x = nn.leaky_relu(x, config.leaky_relu_slope)
+            if index == len(config.discriminator_widths) - 1:
+                # The last hidden layer's activations, for the feature
+                # matching of `gan_jax.detection`; a no-op unless `apply`
+                # is given mutable=["intermediates"].
+                self.sow("intermediates", "features", x)
             x = Dropout(config.dropout_rate, name=f"dropout_{index}")(
                 x, deterministic=not train
             )

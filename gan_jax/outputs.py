@@ -24,7 +24,7 @@ import os
 import platform
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from gan_jax.classifiers import CLASSIFIERS
-from gan_jax.config import GANConfig, RunSettings
+from gan_jax.config import DetectSettings, GANConfig, RunSettings
 from gan_jax.data import Table
 from gan_jax.oversampling import OVERSAMPLERS
 
@@ -44,6 +44,9 @@ DEFAULT_TRAIN_DIR = Path("checkpoints") / "train"
 
 #: Where `gan-jax study` makes its folders by default.
 DEFAULT_STUDIES_DIR = Path("checkpoints") / "studies"
+
+#: Where `gan-jax detect` writes its comparisons by default.
+DEFAULT_DETECTIONS_DIR = Path("checkpoints") / "detections"
 
 #: Suffixes `write_table` understands.
 TABLE_SUFFIXES = (
@@ -114,9 +117,11 @@ def default_run_dir(
 
 
 def run_record(
-    table: Table, data_options: dict[str, Any], settings: RunSettings
+    table: Table,
+    data_options: dict[str, Any],
+    settings: RunSettings | DetectSettings,
 ) -> dict[str, Any]:
-    """The content of `config.json`."""
+    """The content of `config.json` (of a run, a study or a detection)."""
     return {
         "format": _RECORD_FORMAT,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -416,6 +421,39 @@ class RunFolder:
                 os.replace(entry, target)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A hidden folder beside `target` that becomes `target` on success.
+
+    Whatever stops the work inside (an error, a signal) removes the hidden
+    folder, so that `target` either holds the whole output or does not
+    exist.
+
+    Raises:
+        OutputError: `target` exists and is not an empty folder, or cannot
+            be made.
+    """
+    target = Path(target)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise OutputError(
+            f"{target} already exists and is not empty; choose another --out"
+        )
+    stage = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+    except OSError as error:
+        raise OutputError(f"cannot create {target}: {error}") from None
+    try:
+        yield stage
+        if target.is_dir():
+            target.rmdir()  # empty, checked above
+        os.replace(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _fit_stem(task: Task) -> str:

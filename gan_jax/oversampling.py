@@ -190,6 +190,20 @@ def class_weights(labels: np.ndarray, kind: str = "reference") -> np.ndarray:
     return np.where(labels == 1, weights[1], weights[0]).astype(np.float64)
 
 
+def random_state_key(random_state) -> jax.Array:
+    """A JAX key from a scikit-learn style `random_state`.
+
+    An int is the seed; None means 0, so that results are always
+    reproducible; a NumPy RandomState gives its next integer.
+    """
+    if random_state is None:
+        return jax.random.key(0)
+    if isinstance(random_state, numbers.Integral):
+        return jax.random.key(int(random_state))
+    state = check_random_state(random_state)
+    return jax.random.key(int(state.randint(2**31 - 1)))
+
+
 class GANOversampler(BaseOverSampler):
     """Oversampling with a GAN per resampled class (imbalanced-learn API).
 
@@ -253,17 +267,9 @@ class GANOversampler(BaseOverSampler):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
 
-    def _root_key(self) -> jax.Array:
-        if self.random_state is None:
-            return jax.random.key(0)
-        if isinstance(self.random_state, numbers.Integral):
-            return jax.random.key(int(self.random_state))
-        state = check_random_state(self.random_state)
-        return jax.random.key(int(state.randint(2**31 - 1)))
-
     def _fit_resample(self, X, y):
         config = self.config or GANConfig()
-        root = self._root_key()
+        root = random_state_key(self.random_state)
         classes = sorted(np.unique(y).tolist())
         self.states_, self.histories_ = {}, {}
         self.scalers_, self.synthetic_ = {}, {}

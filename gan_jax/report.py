@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gan_jax import statistics
 from gan_jax.config import RunSettings
-from gan_jax.evaluation import RerunCheck, RunResult, SeedGAN
+from gan_jax.evaluation import RerunCheck, RunResult
 
 logger = logging.getLogger(__name__)
 
@@ -240,14 +240,14 @@ def _differences_to_baseline(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def _terminal_cell(row: pd.Series) -> str:
     """'0.742 ± 0.012 (+0.021, p=0.25)' for one summary row."""
-    text = _mean_std(row["mean_auprc"], row["std_auprc"])
+    text = mean_std(row["mean_auprc"], row["std_auprc"])
     if not math.isnan(row["diff_vs_none"]):
         p_text = statistics.format_p_value(row["p_vs_none"], spaced=False)
         text += f" ({row['diff_vs_none']:+.3f}, {p_text})"
     return text
 
 
-def _mean_std(mean: float, std: float) -> str:
+def mean_std(mean: float, std: float) -> str:
     if math.isnan(std):
         return f"{mean:.3f}"
     return f"{mean:.3f} ± {std:.3f}"
@@ -358,7 +358,7 @@ def _spread_section(metrics: pd.DataFrame, rerun: RerunCheck) -> str:
         ]
         for _, row in spread.iterrows()
     ]
-    lines.append(_markdown_table(header, rows))
+    lines.append(markdown_table(header, rows))
     return "\n".join(lines)
 
 
@@ -454,7 +454,7 @@ def _auprc_section(summary: pd.DataFrame) -> str:
             [
                 row["classifier"],
                 statistics.display_name(row["oversampler"]),
-                _mean_std(row["mean_auprc"], row["std_auprc"]),
+                mean_std(row["mean_auprc"], row["std_auprc"]),
                 f"{row['ci_low_auprc']:.3f} to {row['ci_high_auprc']:.3f}",
                 f"{row['diff_vs_none']:+.3f}" if has_difference else "",
                 _p_cell(row["p_vs_none"]) if has_difference else "",
@@ -468,7 +468,7 @@ def _auprc_section(summary: pd.DataFrame) -> str:
         "oversampling is the mean of the per-seed differences, and p is "
         "the two-sided Wilcoxon signed-rank test of those differences."
     )
-    return "\n\n".join(["## AUPRC", intro, _markdown_table(header, rows)])
+    return "\n\n".join(["## AUPRC", intro, markdown_table(header, rows)])
 
 
 def _other_metrics_section(summary: pd.DataFrame) -> str:
@@ -485,7 +485,7 @@ def _other_metrics_section(summary: pd.DataFrame) -> str:
         "where no threshold reaches that precision)."
     )
     return "\n\n".join(
-        ["## Other metrics", intro, _markdown_table(header, rows)]
+        ["## Other metrics", intro, markdown_table(header, rows)]
     )
 
 
@@ -548,7 +548,7 @@ def _p_cell(p_value: float) -> str:
     return statistics.format_p_value(p_value).removeprefix("p = ")
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(" --- " for _ in header) + "|",
@@ -581,7 +581,9 @@ def _write_figures(
     skipped = {}
     if result.gans:
         first = result.gans[min(result.gans)]
-        drawers["gan_losses.png"] = lambda: draw_gan_losses(result.gans)
+        drawers["gan_losses.png"] = lambda: draw_gan_losses(
+            {seed: gan.history for seed, gan in result.gans.items()}
+        )
         if first.real.shape[1] >= 2 and len(first.real) >= 2:
             drawers["real_vs_synthetic_pca.png"] = lambda: (
                 draw_real_vs_synthetic_pca(first.real, first.synthetic)
@@ -619,7 +621,7 @@ def draw_precision_recall(result: RunResult) -> Figure:
     classifiers = statistics.in_order(metrics["classifier"])
     colors = _method_colors(statistics.in_order(metrics["oversampler"]))
 
-    figure, axes = _panels(len(classifiers), width=4.8, height=5.0)
+    figure, axes = panels(len(classifiers), width=4.8, height=5.0)
     for ax, classifier in zip(axes, classifiers, strict=True):
         fits = first[first["classifier"] == classifier]
         for _, fit in fits.iterrows():
@@ -670,7 +672,7 @@ def draw_auprc_by_method(metrics: pd.DataFrame) -> Figure:
     positions = {name: i for i, name in enumerate(oversamplers)}
 
     height = 1.2 + 0.4 * len(oversamplers)
-    figure, axes = _panels(len(classifiers), width=3.8, height=height)
+    figure, axes = panels(len(classifiers), width=3.8, height=height)
     for ax, classifier in zip(axes, classifiers, strict=True):
         fits = metrics[metrics["classifier"] == classifier]
         for oversampler, group in fits.groupby("oversampler", sort=False):
@@ -694,7 +696,7 @@ def draw_auprc_boxplots(metrics: pd.DataFrame) -> Figure:
     oversamplers = statistics.in_order(metrics["oversampler"])
     colors = _method_colors(oversamplers)
     height = 1.2 + 0.45 * len(oversamplers)
-    figure, axes = _panels(len(classifiers), width=3.8, height=height)
+    figure, axes = panels(len(classifiers), width=3.8, height=height)
     for ax, classifier in zip(axes, classifiers, strict=True):
         fits = metrics[metrics["classifier"] == classifier]
         values = [
@@ -723,9 +725,13 @@ def draw_auprc_boxplots(metrics: pd.DataFrame) -> Figure:
     return figure
 
 
-def draw_gan_losses(gans: dict[int, SeedGAN]) -> Figure:
-    """The GAN's d_loss and g_loss per step, one line per seed."""
-    figure, axes = _panels(2, width=5.0, height=3.6)
+def draw_gan_losses(histories: dict[int, dict[str, np.ndarray]]) -> Figure:
+    """The GANs' d_loss and g_loss per step, one line per seed.
+
+    Args:
+        histories: per seed, the training metrics of its GAN.
+    """
+    figure, axes = panels(2, width=5.0, height=3.6)
     colors = colormaps["tab10"]
     for ax, name, label in zip(
         axes,
@@ -733,8 +739,8 @@ def draw_gan_losses(gans: dict[int, SeedGAN]) -> Figure:
         ("discriminator loss", "generator loss"),
         strict=True,
     ):
-        for i, (seed, gan) in enumerate(sorted(gans.items())):
-            values = np.asarray(gan.history.get(name, []), np.float64)
+        for i, (seed, history) in enumerate(sorted(histories.items())):
+            values = np.asarray(history.get(name, []), np.float64)
             if values.size == 0:
                 continue
             steps = np.arange(1, len(values) + 1)
@@ -742,7 +748,7 @@ def draw_gan_losses(gans: dict[int, SeedGAN]) -> Figure:
             ax.plot(steps, values, color=color, alpha=0.2, linewidth=0.8)
             ax.plot(
                 steps,
-                _moving_average(values, max(1, len(values) // 50)),
+                moving_average(values, max(1, len(values) // 50)),
                 color=color,
                 linewidth=1.5,
                 label=f"seed {seed}",
@@ -935,7 +941,7 @@ def _draw_confusion_matrix(ax, counts: np.ndarray, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def _panels(count: int, *, width: float, height: float):
+def panels(count: int, *, width: float, height: float):
     """A constrained-layout figure with `count` panels side by side."""
     figure = Figure(figsize=(width * count, height), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, count)).ravel()
@@ -959,7 +965,7 @@ def _label_methods(ax, oversamplers: list[str], classifier: str) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over up to `window` values, same length as `values`."""
     sums = np.cumsum(np.concatenate([[0.0], values]))
     ends = np.arange(1, len(values) + 1)

@@ -59,16 +59,17 @@ def test_train_prints_a_summary_and_where_it_saved():
     assert "Traceback" not in result.stderr
 
 
-def test_train_with_the_same_seed_gives_the_same_summary():
-    first = run_cli("train", "--steps", "30", "--seed", "5", *SMALL)
-    second = run_cli("train", "--steps", "30", "--seed", "5", *SMALL)
-    other = run_cli("train", "--steps", "30", "--seed", "6", *SMALL)
+def test_train_with_the_same_seed_gives_the_same_summary(capsys):
+    # In one process (a fresh process repeating a run is tested with
+    # --config): three launches of JAX would cost half a minute.
+    def summary(seed):
+        arguments = ["train", "--steps", "30", "--seed", str(seed), *SMALL]
+        assert main(arguments) == 0
+        return _without_timing(capsys.readouterr().out.splitlines()[0])
 
-    def summary(result):
-        return _without_timing(result.stdout.splitlines()[0])
-
-    assert summary(first) == summary(second)
-    assert summary(first) != summary(other)
+    first, second, other = summary(5), summary(5), summary(6)
+    assert first == second
+    assert first != other
     # Started in the same second or not, the three runs got three folders.
     assert len(list(Path("checkpoints/train").iterdir())) == 3
 
@@ -470,9 +471,10 @@ def resumable_reference(tmp_path_factory):
     return reference
 
 
+# SIGTERM takes SIGINT's handler; tests/test_cli.py checks it where
+# gan-jax detect is stopped.
 @pytest.mark.parametrize(
-    "signum, status",
-    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)],
+    "signum, status", [(signal.SIGINT, 130), (signal.SIGKILL, -9)]
 )
 def test_a_signal_during_training_saves_and_resume_finishes_the_same(
     resumable_reference, tmp_path, signum, status
@@ -804,3 +806,122 @@ def test_run_and_study_folders_resume_only_with_their_own_command(
     assert main(["run", "--resume", str(unfinished)]) == 2
     error = capsys.readouterr().err
     assert f"gan-jax study --resume {unfinished}" in error
+
+
+# --- detect -------------------------------------------------------------------
+
+FAST_DETECT = ["--seeds", "2", "--steps", "60", "--jobs", "1", *SMALL]
+
+DETECT_FILES = {
+    "config.json",
+    "metrics.csv",
+    "summary.csv",
+    "report.md",
+    "figures/scores_by_detector.png",
+    "figures/precision_recall.png",
+    "figures/gan_scores.png",
+    "figures/gan_losses.png",
+}
+
+
+@pytest.fixture(scope="module")
+def finished_detection(fraud_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("detections") / "first"
+    arguments = ["--data", str(fraud_csv), "--drop", "transaction_id"]
+    result = run_cli("detect", *arguments, "--out", str(out), *FAST_DETECT)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_detect_writes_its_report_and_compares_every_detector(
+    finished_detection,
+):
+    out, result = finished_detection
+    assert _files(out) == DETECT_FILES
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert sorted(set(metrics["detector"])) == [
+        "gan",
+        "isolation-forest",
+        "local-outlier-factor",
+        "one-class-svm",
+    ]
+    assert set(metrics["seed"]) == {0, 1}
+    # 1900 common rows, 70 % of them in the training split.
+    assert (metrics["n_train"] == 1330).all()
+    record = json.loads((out / "config.json").read_text())
+    assert record["command"] == "detect"
+    assert record["settings"]["score"] == "nearest"
+    report = (out / "report.md").read_text()
+    assert "## Verdict" in report and "IsolationForest" in report
+    assert "cannot reach p < 0.05" in report  # two seeds
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["detector", "AUPRC", "ROC"]
+    assert lines[-1] == f"wrote {out}"
+    assert "Traceback" not in result.stderr
+
+
+def test_detect_repeats_its_metrics_in_a_new_process(
+    finished_detection, fraud_csv, tmp_path, capsys
+):
+    out, _ = finished_detection
+    again = tmp_path / "again"
+    arguments = ["--data", str(fraud_csv), "--drop", "transaction_id"]
+    assert main(["detect", *arguments, "--out", str(again), *FAST_DETECT]) == 0
+    timing = ["fit_seconds", "score_seconds"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "metrics.csv").drop(columns=timing),
+        pd.read_csv(again / "metrics.csv").drop(columns=timing),
+        check_exact=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--seeds", "0"], "num_seeds"),
+        (["--steps", "-5"], "gan_steps"),
+        (["--score", "logit"], "--score"),
+        (["--detectors", "gan,svm"], "svm"),
+        (["--jobs", "0"], "--jobs"),
+        (["--test-size", "1.5"], "test_size"),
+        (["--data", "missing.csv"], "missing.csv"),
+        (["--latent-dim", "0"], "latent_dim"),
+    ],
+)
+def test_bad_detect_options_give_one_line_and_exit_2(
+    arguments, message, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    assert main(["detect", *arguments, "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1
+    assert message in error
+    assert not out.exists()
+    assert not Path("checkpoints").exists()
+
+
+def test_detect_refuses_a_folder_that_holds_something(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["detect", "--out", str(out), *FAST_DETECT]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert _files(out) == {"notes.txt"}
+
+
+def test_a_detection_stopped_by_sigterm_leaves_nothing(tmp_path):
+    parent = tmp_path / "detections"
+    out = parent / "stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_jax", "detect", "--out", str(out)]
+        + ["--steps", "100000", *SMALL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: any(parent.glob(".stopped.partial-*")), process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert stderr.splitlines()[-1] == "gan-jax: stopped by SIGTERM"
+    assert list(parent.iterdir()) == []
