@@ -20,6 +20,7 @@ from gan_jax.detectors import DetectionResult, compare_detectors
 from gan_jax.evaluation import RunResult, run_comparison
 from gan_jax.models import Discriminator, Generator
 from gan_jax.oversampling import GANOversampler
+from gan_jax.quality import Quality, synthetic_quality
 from gan_jax.sampling import sample
 from gan_jax.scaling import Scaler
 from gan_jax.training import (
@@ -52,6 +53,7 @@ __all__ = [
     "GANConfig",
     "GANOversampler",
     "GANState",
+    "Quality",
     "Generator",
     "RunResult",
     "RunSettings",
@@ -71,6 +73,7 @@ __all__ = [
     "save",
     "split",
     "stack_states",
+    "synthetic_quality",
     "train",
     "train_checkpointed",
     "train_many",

@@ -76,11 +76,15 @@ class SeedGAN:
         history: per-step training metrics.
         real: (rows, features) the training split's minority rows.
         synthetic: (rows, features) generated minority rows, original units.
+        held_out: (rows, features) the test split's minority rows, which no
+            fit sees, for the quality of the synthetic rows
+            (`gan_jax.quality`); None where no test split was given.
     """
 
     history: dict[str, np.ndarray]
     real: np.ndarray
     synthetic: np.ndarray
+    held_out: np.ndarray | None = None
 
 
 @dataclasses.dataclass(eq=False)
@@ -195,6 +199,7 @@ def train_seed_gan(
     checkpoint_dir: Path | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     should_stop: Callable[[], bool] | None = None,
+    test: Table | None = None,
 ) -> SeedGAN:
     """Trains one seed's GAN on the training split's minority rows.
 
@@ -212,6 +217,8 @@ def train_seed_gan(
         checkpoint_every: steps between saves.
         should_stop: asked after each chunk; True saves and raises
             `TrainingInterrupted`.
+        test: the test split, whose minority rows the result keeps as
+            `held_out` (they reach no fit).
     """
     fitted = train_checkpointed(
         train.minority_features,
@@ -228,7 +235,7 @@ def train_seed_gan(
         else lambda state, metrics: on_steps(len(metrics["d_loss"])),
         should_stop=should_stop,
     )
-    return _seed_gan(fitted, train, settings)
+    return _seed_gan(fitted, train, settings, test)
 
 
 def seed_gan_key(seed: int) -> jax.Array:
@@ -238,13 +245,19 @@ def seed_gan_key(seed: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), 1)
 
 
-def _seed_gan(fitted: Checkpoint, train: Table, settings: RunSettings):
+def _seed_gan(
+    fitted: Checkpoint,
+    train: Table,
+    settings: RunSettings,
+    test: Table | None,
+) -> SeedGAN:
     to_add = num_rows_to_add(train.labels, settings.ratio)
     synthetic = fitted.sample(to_add, gan_keys(fitted.key).sample)
     return SeedGAN(
         fitted.history,
         train.minority_features,
         synthetic.astype(train.features.dtype),
+        None if test is None else test.minority_features,
     )
 
 
@@ -363,7 +376,7 @@ def train_gans(
         should_stop=should_stop,
     )
     return {
-        seed: _seed_gan(gan, splits[seed].train, settings)
+        seed: _seed_gan(gan, splits[seed].train, settings, splits[seed].test)
         for seed, gan in zip(seeds, fitted, strict=True)
     }
 
@@ -518,7 +531,7 @@ def rerun_seed(
     alone = dataclasses.replace(settings, seed=seed, num_seeds=1)
     parts = split(table, test_size=settings.test_size, seed=seed)
     gans = (
-        {seed: train_seed_gan(parts.train, seed, alone)}
+        {seed: train_seed_gan(parts.train, seed, alone, test=parts.test)}
         if "gan" in settings.oversamplers
         else {}
     )

@@ -2,10 +2,11 @@
 
 `write_report` turns a `RunResult` into files a person can read: a CSV
 with one row per (oversampler, classifier), a Markdown report that opens
-with the verdict on GAN augmentation, and PNG figures (precision-recall
-curves, AUPRC per seed, the GAN's losses, real against synthetic minority
-rows, confusion matrices). `summary_table` is the short plain-text table
-the command line prints at the end of a run.
+with the verdict on GAN augmentation and measures the quality of the
+synthetic rows (`gan_jax.quality`; per seed in quality.csv), and PNG
+figures (precision-recall curves, AUPRC per seed, the GAN's losses, real
+against synthetic minority rows, confusion matrices). `summary_table` is
+the short plain-text table the command line prints at the end of a run.
 
 Figures are drawn on `matplotlib.figure.Figure` objects without pyplot, so
 nothing here touches matplotlib's global figure manager or backend.
@@ -28,7 +29,8 @@ from sklearn.preprocessing import StandardScaler
 
 from gan_jax import statistics
 from gan_jax.config import RunSettings
-from gan_jax.evaluation import RerunCheck, RunResult
+from gan_jax.evaluation import RerunCheck, RunResult, SeedGAN
+from gan_jax.quality import SUMMARY_NAMES, synthetic_quality
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,9 @@ def write_report(
     drawn, skipped = _write_figures(
         result, figures_dir, feature_names, study=rerun is not None
     )
+    quality, quality_features = quality_frames(result.gans, feature_names)
+    if not quality.empty:
+        quality.to_csv(out_dir / "quality.csv", index=False)
     markdown = _report_markdown(
         result,
         settings,
@@ -147,6 +152,7 @@ def write_report(
         drawn=drawn,
         skipped=skipped,
         rerun=rerun,
+        quality=(quality, quality_features),
     )
     (out_dir / "report.md").write_text(markdown, encoding="utf-8")
     logger.info(
@@ -271,6 +277,7 @@ def _report_markdown(
     drawn: list[str],
     skipped: dict[str, str],
     rerun: RerunCheck | None = None,
+    quality: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> str:
     sections = [f"# {title}", _verdict_section(result)]
     if rerun is not None:
@@ -280,9 +287,108 @@ def _report_markdown(
         _auprc_section(summary),
         _other_metrics_section(summary),
         _p_value_section(summary),
-        _figures_section(drawn, skipped),
     ]
+    if quality is not None and not quality[0].empty:
+        sections.append(_quality_section(*quality))
+    sections.append(_figures_section(drawn, skipped))
     return "\n\n".join(sections) + "\n"
+
+
+#: Features the quality section lists, those least like the real ones.
+QUALITY_FEATURES_SHOWN = 10
+
+_QUALITY_MEANINGS = {
+    "mean_wasserstein": "per feature, standardised units; 0 is identical",
+    "mean_ks": "per feature, in [0, 1]; 0 is identical",
+    "correlation_difference": "mean over feature pairs, in [0, 2]; 0 is "
+    "identical",
+    "detectability_auc": "a classifier telling real from synthetic, "
+    "cross-validated; 0.5 is indistinguishable",
+    "precision": "share of synthetic rows near real ones; 1 is best",
+    "recall": "share of real rows near synthetic ones; 1 is best",
+    "synthetic_to_training": "compare with the next line: much smaller "
+    "means memorised rows",
+    "held_out_to_training": "what fresh real rows give",
+    "copied_share": "synthetic rows equal to a training row; 0 is best",
+}
+
+
+def quality_frames(
+    gans: dict[int, SeedGAN], feature_names: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The quality of each seed's synthetic rows against its test split's
+    minority rows (`gan_jax.quality.synthetic_quality`).
+
+    Returns:
+        One row per seed (`seed` and the `quality.SUMMARY_NAMES` columns),
+        and one row per (seed, feature) (`seed, feature, wasserstein, ks`);
+        seeds with fewer than two held-out or synthetic rows are left out.
+    """
+    summaries, features = [], []
+    for seed, gan in sorted(gans.items()):
+        if (
+            gan.held_out is None
+            or min(len(gan.held_out), len(gan.synthetic)) < 2
+        ):
+            continue
+        measured = synthetic_quality(
+            gan.held_out,
+            gan.synthetic,
+            gan.real,
+            feature_names=feature_names,
+            seed=seed,
+        )
+        summaries.append({"seed": seed, **measured.summary()})
+        features.append(measured.per_feature.assign(seed=seed))
+    if not summaries:
+        return pd.DataFrame(), pd.DataFrame()
+    per_feature = pd.concat(features, ignore_index=True)
+    return pd.DataFrame(summaries), per_feature[
+        ["seed", "feature", "wasserstein", "ks"]
+    ]
+
+
+def _quality_section(quality: pd.DataFrame, per_feature: pd.DataFrame) -> str:
+    rows = []
+    for name, label in SUMMARY_NAMES.items():
+        values = quality[name]
+        rows.append(
+            [
+                label,
+                mean_std(values.mean(), values.std(ddof=1))
+                if len(values) > 1
+                else f"{values.iloc[0]:.3f}",
+                _QUALITY_MEANINGS[name],
+            ]
+        )
+    worst = (
+        per_feature.groupby("feature", sort=False)[["wasserstein", "ks"]]
+        .mean()
+        .sort_values("ks", ascending=False)
+        .head(QUALITY_FEATURES_SHOWN)
+    )
+    feature_rows = [
+        [str(feature), f"{row['ks']:.3f}", f"{row['wasserstein']:.3f}"]
+        for feature, row in worst.iterrows()
+    ]
+    seeds = len(quality)
+    return "\n\n".join(
+        [
+            "## Quality of the synthetic rows",
+            "The GAN's synthetic minority rows against the test split's "
+            "real minority rows, which no fit has seen; distances on "
+            "features standardised by the training minority rows. Mean "
+            f"± standard deviation over {seeds} seed"
+            f"{'s' if seeds != 1 else ''}; per seed in quality.csv.",
+            markdown_table(["measure", "value", "reading"], rows),
+            f"The {len(worst)} features least like the real ones (largest "
+            "mean KS statistic):",
+            markdown_table(
+                ["feature", "KS statistic", "Wasserstein distance"],
+                feature_rows,
+            ),
+        ]
+    )
 
 
 def gain_spread(metrics: pd.DataFrame) -> pd.DataFrame:

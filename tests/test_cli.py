@@ -860,21 +860,6 @@ def test_detect_writes_its_report_and_compares_every_detector(
     assert "Traceback" not in result.stderr
 
 
-def test_detect_repeats_its_metrics_in_a_new_process(
-    finished_detection, fraud_csv, tmp_path, capsys
-):
-    out, _ = finished_detection
-    again = tmp_path / "again"
-    arguments = ["--data", str(fraud_csv), "--drop", "transaction_id"]
-    assert main(["detect", *arguments, "--out", str(again), *FAST_DETECT]) == 0
-    timing = ["fit_seconds", "score_seconds"]
-    pd.testing.assert_frame_equal(
-        pd.read_csv(out / "metrics.csv").drop(columns=timing),
-        pd.read_csv(again / "metrics.csv").drop(columns=timing),
-        check_exact=True,
-    )
-
-
 @pytest.mark.parametrize(
     "arguments, message",
     [

@@ -9,6 +9,7 @@ import pytest
 from gan_jax import statistics
 from gan_jax.config import RunSettings
 from gan_jax.evaluation import METRIC_COLUMNS, RerunCheck, RunResult, SeedGAN
+from gan_jax.quality import SUMMARY_NAMES, synthetic_quality
 from gan_jax.report import (
     OTHER_METRICS,
     gain_spread,
@@ -78,7 +79,8 @@ def _fake_result(oversamplers=OVERSAMPLERS, seeds=SEEDS) -> RunResult:
             }
             real = rng.normal(size=(40, len(FEATURE_NAMES)))
             synthetic = rng.normal(0.2, 1.1, size=(60, len(FEATURE_NAMES)))
-            gans[seed] = SeedGAN(history, real, synthetic)
+            held_out = rng.normal(size=(30, len(FEATURE_NAMES)))
+            gans[seed] = SeedGAN(history, real, synthetic, held_out)
     return RunResult(metrics=metrics, gans=gans, curves=curves)
 
 
@@ -338,3 +340,43 @@ def test_a_plain_report_has_no_study_parts(report):
     _, directory = report
     assert "Spread across seeds" not in (directory / "report.md").read_text()
     assert not (directory / "figures" / "auprc_boxplots.png").exists()
+
+
+def test_the_quality_of_the_synthetic_rows_is_in_the_report(report):
+    result, directory = report
+    quality = pd.read_csv(directory / "quality.csv")
+    assert list(quality["seed"]) == list(SEEDS)
+    assert list(quality.columns) == ["seed", *SUMMARY_NAMES]
+    # The rows the report measured are the result's own.
+    first = result.gans[0]
+    expected = synthetic_quality(
+        first.held_out, first.synthetic, first.real, seed=0
+    ).summary()
+    for name, value in expected.items():
+        assert quality.loc[0, name] == pytest.approx(value, rel=1e-12)
+    markdown = (directory / "report.md").read_text()
+    section = markdown.split("## Quality of the synthetic rows")[1]
+    section = section.split("\n## ")[0]
+    for label in SUMMARY_NAMES.values():
+        assert label in section
+    for name in FEATURE_NAMES:
+        assert f"| {name} |" in section
+
+
+def test_no_quality_section_without_held_out_rows(tmp_path):
+    result = _fake_result()
+    for gan in result.gans.values():
+        gan.held_out = None
+    write_report(
+        result,
+        _settings(OVERSAMPLERS, len(SEEDS)),
+        tmp_path,
+        title="t",
+        data_description="d",
+        feature_names=FEATURE_NAMES,
+    )
+    assert (
+        "Quality of the synthetic rows"
+        not in (tmp_path / "report.md").read_text()
+    )
+    assert not (tmp_path / "quality.csv").exists()
