@@ -37,7 +37,7 @@ import orbax.checkpoint as ocp
 
 from gan_jax.config import GANConfig
 from gan_jax.sampling import sample
-from gan_jax.scaling import Scaler
+from gan_jax.scaling import QuantileScaler, Scaler, make_scaler
 from gan_jax.training import (
     DEFAULT_CHUNK_SIZE,
     METRIC_NAMES,
@@ -111,7 +111,7 @@ class Checkpoint:
     """
 
     state: GANState
-    scaler: Scaler
+    scaler: Scaler | QuantileScaler
     key: jax.Array
     history: dict[str, np.ndarray]
     feature_names: tuple[str, ...]
@@ -468,7 +468,7 @@ def _fresh(
         )
     return Checkpoint(
         state=init_state(config, rows.shape[1], gan_keys(key).init),
-        scaler=Scaler().fit(rows),
+        scaler=make_scaler(config.transform).fit(rows),
         key=key,
         history={name: np.zeros(0, np.float32) for name in METRIC_NAMES},
         feature_names=names,
@@ -588,10 +588,7 @@ def _json_scalar(value: Any) -> Any:
 def _arrays(checkpoint: Checkpoint) -> dict[str, Any]:
     arrays = {
         "state": checkpoint.state,
-        "scaler": {
-            "data_min": np.asarray(checkpoint.scaler.data_min, np.float64),
-            "data_max": np.asarray(checkpoint.scaler.data_max, np.float64),
-        },
+        "scaler": _scaler_arrays(checkpoint.scaler),
         "key": np.asarray(jax.random.key_data(checkpoint.key)),
     }
     # Orbax refuses empty arrays: a step-0 checkpoint has no history.
@@ -601,6 +598,25 @@ def _arrays(checkpoint: Checkpoint) -> dict[str, Any]:
             for name in METRIC_NAMES
         }
     return arrays
+
+
+def _scaler_arrays(scaler: Scaler | QuantileScaler) -> dict[str, np.ndarray]:
+    if isinstance(scaler, QuantileScaler):
+        return {"knots": np.asarray(scaler.knots, np.float64)}
+    return {
+        "data_min": np.asarray(scaler.data_min, np.float64),
+        "data_max": np.asarray(scaler.data_max, np.float64),
+    }
+
+
+def _scaler_from(arrays: dict[str, np.ndarray], transform: str):
+    scaler = make_scaler(transform)
+    if isinstance(scaler, QuantileScaler):
+        scaler.knots = arrays["knots"]
+    else:
+        scaler.data_min = arrays["data_min"]
+        scaler.data_max = arrays["data_max"]
+    return scaler
 
 
 def _checksum(arrays: dict[str, Any], described: dict[str, Any]) -> str:
@@ -645,6 +661,10 @@ def _meta(checkpoint: Checkpoint, arrays: dict[str, Any]) -> dict[str, Any]:
         "key_impl": _key_impl_name(checkpoint.key),
         "versions": checkpoint.versions,
     }
+    if isinstance(checkpoint.scaler, QuantileScaler):
+        # The shape of the knots, which restoring needs before reading
+        # them (the checksum covers it with the arrays).
+        meta["scaler_knots"] = int(checkpoint.scaler.knots.shape[1])
     # Through JSON first, so that the checksum sees what a reader will
     # (tuples become lists).
     described = json.loads(
@@ -775,7 +795,13 @@ def _restore_step(path: Path) -> Checkpoint:
         raise CheckpointError(
             f"{path} is damaged: unknown key implementation ({error})"
         ) from None
-    template = _arrays(_template(config, num_features, step, key))
+    try:
+        knots = int(meta.get("scaler_knots", 2))
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"{path} is damaged: its metadata is inconsistent (scaler_knots)"
+        ) from None
+    template = _arrays(_template(config, num_features, step, key, knots))
     try:
         with _quiet():
             checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
@@ -800,9 +826,7 @@ def _restore_step(path: Path) -> Checkpoint:
             f"{path} is damaged: its arrays do not match the checksum "
             "recorded when it was saved"
         )
-    scaler = Scaler()
-    scaler.data_min = restored["scaler"]["data_min"]
-    scaler.data_max = restored["scaler"]["data_max"]
+    scaler = _scaler_from(restored["scaler"], config.transform)
     state = jax.tree.map(jax.numpy.asarray, restored["state"])
     return Checkpoint(
         state=state,
@@ -823,11 +847,22 @@ def _restore_step(path: Path) -> Checkpoint:
 
 
 def _template(
-    config: GANConfig, num_features: int, step: int, key
+    config: GANConfig,
+    num_features: int,
+    step: int,
+    key,
+    scaler_knots: int = 2,
 ) -> Checkpoint:
-    scaler = Scaler()
-    scaler.data_min = np.zeros(num_features, np.float64)
-    scaler.data_max = np.ones(num_features, np.float64)
+    """A checkpoint of the right shapes to restore into."""
+    zeros = np.zeros(num_features, np.float64)
+    scaler = _scaler_from(
+        {
+            "data_min": zeros,
+            "data_max": zeros + 1,
+            "knots": np.zeros((num_features, scaler_knots), np.float64),
+        },
+        config.transform,
+    )
     state = init_state(config, num_features, key)
     return Checkpoint(
         state=state.replace(step=jax.numpy.asarray(step, state.step.dtype)),

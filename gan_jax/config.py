@@ -16,6 +16,9 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+#: The feature transforms a GAN can train behind (`gan_jax.scaling`).
+TRANSFORMS = ("minmax", "quantile")
+
 
 @dataclasses.dataclass(frozen=True)
 class GANConfig:
@@ -40,6 +43,10 @@ class GANConfig:
         real_target: discriminator target for real rows; below 1 is
             one-sided label smoothing.
         fake_target: discriminator target for synthetic rows.
+        transform: how rows reach the generator's [-1, 1] range: "minmax"
+            (the reference: linear, from the training minimum to the
+            maximum) or "quantile" (through the training quantiles onto a
+            normal, which suits heavy tails); see `gan_jax.scaling`.
     """
 
     latent_dim: int = 100
@@ -56,6 +63,7 @@ class GANConfig:
     batch_size: int = 64
     real_target: float = 0.9
     fake_target: float = 0.0
+    transform: str = "minmax"
 
     def __post_init__(self) -> None:
         # Lists would make the config unhashable and so unusable as static
@@ -87,6 +95,11 @@ class GANConfig:
                 raise ValueError(
                     f"{name} must be a positive finite number, got {value!r}"
                 )
+        if self.transform not in TRANSFORMS:
+            raise ValueError(
+                f"transform must be one of {', '.join(TRANSFORMS)}, got "
+                f"{self.transform!r}"
+            )
         if self.fake_target >= self.real_target:
             raise ValueError(
                 "fake_target must be below real_target, got "

@@ -52,7 +52,7 @@ from gan_jax.config import GANConfig
 from gan_jax.models import Discriminator, Generator
 from gan_jax.oversampling import random_state_key
 from gan_jax.sampling import sample
-from gan_jax.scaling import Scaler
+from gan_jax.scaling import make_scaler
 from gan_jax.training import (
     DEFAULT_CHUNK_SIZE,
     GANState,
@@ -90,10 +90,11 @@ OFFSET_ROWS = 2048
 class GANAnomalyDetector(OutlierMixin, BaseEstimator):
     """Unsupervised anomaly detection with a GAN trained on normal rows.
 
-    `fit(X)` scales the rows to [-1, 1] (a `Scaler` fitted on X) and trains
-    a GAN on them; `score_samples(X)` is higher for more normal rows, as in
-    scikit-learn's IsolationForest and LocalOutlierFactor, and
-    `decision_function(X)` is negative for outliers.
+    `fit(X)` scales the rows to [-1, 1] (the config's transform, fitted on
+    X) and trains a GAN on them; `score_samples(X)` is higher for more
+    normal rows, as in scikit-learn's IsolationForest and
+    LocalOutlierFactor, and `decision_function(X)` is negative for
+    outliers.
 
     Args:
         score: one of `SCORES`, see the module docstring.
@@ -119,7 +120,10 @@ class GANAnomalyDetector(OutlierMixin, BaseEstimator):
     Attributes:
         state_: the trained `GANState`.
         history_: the GAN's training metrics.
-        scaler_: the `Scaler` fitted on the training rows.
+        scaler_: the transform fitted on the training rows. With the
+            "quantile" transform, values beyond the training range are
+            clipped to it, which hides how far beyond an anomaly lies:
+            detection is better served by "minmax", the default.
         offset_: decision_function = score_samples - offset_.
         n_features_in_: number of features seen by `fit`.
     """
@@ -169,7 +173,7 @@ class GANAnomalyDetector(OutlierMixin, BaseEstimator):
             )
         config = self.config or GANConfig()
         keys = gan_keys(random_state_key(self.random_state))
-        self.scaler_ = Scaler().fit(rows)
+        self.scaler_ = make_scaler(config.transform).fit(rows)
         scaled = self.scaler_.transform(rows)
         state = init_state(config, rows.shape[1], keys.init)
         self.state_, self.history_ = train(

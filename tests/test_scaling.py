@@ -4,7 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gan_jax.scaling import Scaler
+from gan_jax import GANConfig
+from gan_jax.config import TRANSFORMS
+from gan_jax.scaling import QuantileScaler, Scaler, make_scaler
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 tables = st.integers(1, 6).flatmap(
@@ -156,3 +158,134 @@ def test_wrong_feature_count_is_rejected():
 def test_fit_rejects_empty_non_finite_or_flat_input(rows):
     with pytest.raises(ValueError):
         Scaler().fit(rows)
+
+
+# --- QuantileScaler -----------------------------------------------------------
+
+# Tables with repeated values, heavy tails and constant columns alike.
+quantile_tables = st.integers(1, 4).flatmap(
+    lambda columns: hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 60), st.just(columns)),
+        elements=st.one_of(
+            finite,
+            st.sampled_from([0.0, 1.0, 1e5]),
+            st.floats(0, 30).map(np.exp),
+        ),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(quantile_tables, st.integers(2, 50))
+def test_quantile_training_rows_map_into_unit_interval_and_back(
+    rows, num_quantiles
+):
+    scaler = QuantileScaler(num_quantiles).fit(rows)
+    scaled = scaler.transform(rows)
+    assert scaled.dtype == np.float32
+    assert np.all(np.abs(scaled) <= 1)
+    restored = scaler.inverse_transform(scaled)
+    # float32 positions; the slope between two quantiles magnifies their
+    # rounding at most by the range over the narrowest gap in [-1, 1].
+    positions = QuantileScaler.positions(scaler.knots.shape[1])
+    widest_slope = np.ptp(rows, axis=0) / np.diff(positions).min()
+    tolerance = 2e-7 * widest_slope + 1e-9 * (np.abs(rows).max(axis=0) + 1)
+    assert np.all(np.abs(restored - rows) <= tolerance)
+
+
+@settings(max_examples=60, deadline=None)
+@given(quantile_tables, st.integers(2, 50))
+def test_quantile_transform_keeps_the_order_of_values(rows, num_quantiles):
+    scaler = QuantileScaler(num_quantiles).fit(rows)
+    for column in range(rows.shape[1]):
+        order = np.argsort(rows[:, column], kind="stable")
+        scaled = scaler.transform(rows)[order, column]
+        assert np.all(np.diff(scaled) >= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    quantile_tables,
+    st.lists(st.floats(-1, 1), min_size=1, max_size=20),
+)
+def test_anything_in_unit_interval_maps_back_into_the_training_range(
+    rows, positions
+):
+    scaler = QuantileScaler().fit(rows)
+    scaled = np.repeat(np.array(positions)[:, None], rows.shape[1], axis=1)
+    restored = scaler.inverse_transform(scaled)
+    assert np.all(restored >= rows.min(axis=0))
+    assert np.all(restored <= rows.max(axis=0))
+    assert np.all(np.diff(restored, axis=0)[np.diff(positions) >= 0] >= 0)
+
+
+def test_quantiles_come_back_exactly_in_float64():
+    rows = np.random.default_rng(0).lognormal(0, 3, size=(500, 2))
+    scaler = QuantileScaler(100).fit(rows)
+    positions = QuantileScaler.positions(100)
+    restored = scaler.inverse_transform(np.c_[positions, positions])
+    np.testing.assert_array_equal(restored, scaler.knots.T)
+
+
+def test_a_heavy_tail_becomes_close_to_normal():
+    from scipy import stats
+
+    amounts = np.random.default_rng(1).lognormal(2, 2, size=(5000, 1))
+    scaled = QuantileScaler().fit_transform(amounts)[:, 0]
+    # Back to normal units: position times the normal quantile at 1 - 1e-7.
+    normal = scaled * stats.norm.ppf(1 - QuantileScaler.BOUND)
+    assert stats.kstest(normal, "norm").statistic < 0.01
+    # Min-max scaling leaves most amounts in a sliver near -1.
+    squeezed = Scaler().fit_transform(amounts)[:, 0]
+    assert np.median(squeezed) < -0.99
+
+
+def test_a_constant_column_maps_to_zero_and_back_to_its_value():
+    rows = np.c_[np.full(30, 4.25), np.arange(30.0)]
+    scaler = QuantileScaler().fit(rows)
+    scaled = scaler.transform(rows)
+    assert np.all(scaled[:, 0] == 0)
+    np.testing.assert_array_equal(scaler.inverse_transform(scaled)[:, 0], 4.25)
+
+
+def test_a_repeated_value_maps_to_the_middle_of_its_quantiles():
+    rows = np.r_[np.zeros(80), np.arange(1.0, 21.0)][:, None]
+    scaled = QuantileScaler().fit_transform(rows)[:, 0]
+    assert np.unique(scaled[:80]).size == 1
+    # The zeros hold levels 0 to 0.8 or so: their middle is below 0.
+    assert -1 < scaled[0] < 0
+
+
+def test_quantile_values_outside_the_training_range_are_clipped():
+    scaler = QuantileScaler().fit(np.arange(10.0)[:, None])
+    np.testing.assert_array_equal(
+        scaler.transform(np.array([[-5.0], [50.0]]))[:, 0], [-1, 1]
+    )
+
+
+@pytest.mark.parametrize("num_quantiles", [1, 0, 2.5, True])
+def test_quantile_scaler_needs_two_quantiles_or_more(num_quantiles):
+    with pytest.raises(ValueError, match="num_quantiles"):
+        QuantileScaler(num_quantiles)
+
+
+def test_unfitted_or_mismatched_quantile_scaler_says_so():
+    with pytest.raises(ValueError, match="not fitted"):
+        QuantileScaler().transform(np.ones((2, 2)))
+    scaler = QuantileScaler().fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"\(rows, 2\)"):
+        scaler.inverse_transform(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        QuantileScaler().fit(np.array([[np.nan]]))
+
+
+def test_make_scaler_knows_every_transform_of_the_config():
+    assert isinstance(make_scaler("minmax"), Scaler)
+    assert isinstance(make_scaler("quantile"), QuantileScaler)
+    for transform in TRANSFORMS:
+        make_scaler(transform)
+    with pytest.raises(ValueError, match="unknown transform"):
+        make_scaler("log")
+    with pytest.raises(ValueError, match="transform"):
+        GANConfig(transform="log")
