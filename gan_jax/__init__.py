@@ -22,7 +22,7 @@ from gan_jax.models import Discriminator, Generator
 from gan_jax.oversampling import GANOversampler
 from gan_jax.quality import Quality, synthetic_quality
 from gan_jax.sampling import sample
-from gan_jax.scaling import Scaler
+from gan_jax.scaling import QuantileScaler, Scaler
 from gan_jax.training import (
     METRIC_NAMES,
     DivergenceError,
@@ -54,6 +54,7 @@ __all__ = [
     "GANOversampler",
     "GANState",
     "Quality",
+    "QuantileScaler",
     "Generator",
     "RunResult",
     "RunSettings",
