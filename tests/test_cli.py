@@ -294,6 +294,7 @@ RUN_FILES = {
     "config.json",
     "metrics.csv",
     "summary.csv",
+    "quality.csv",
     "report.md",
     "figures/precision_recall.png",
     "figures/auprc_by_method.png",
