@@ -32,7 +32,13 @@ from gan_jax.checkpoints import (
     train_checkpointed,
 )
 from gan_jax.classifiers import CLASSIFIERS
-from gan_jax.config import DetectSettings, GANConfig, RunSettings
+from gan_jax.config import (
+    OBJECTIVES,
+    TRANSFORMS,
+    DetectSettings,
+    GANConfig,
+    RunSettings,
+)
 from gan_jax.data import (
     DataError,
     check_enough_minority_rows,
@@ -105,6 +111,10 @@ def _parse_widths(text: str) -> tuple[int, ...]:
         ) from None
 
 
+#: The `GANConfig` fields that take one of a few names.
+_CONFIG_CHOICES = {"objective": OBJECTIVES, "transform": TRANSFORMS}
+
+
 def _add_config_options(
     parser: argparse.ArgumentParser, *, unset_default: bool = False
 ) -> None:
@@ -123,12 +133,16 @@ def _add_config_options(
             if isinstance(field.default, tuple)
             else field.default
         )
+        choices = _CONFIG_CHOICES.get(field.name)
         group.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
             type=parse,
+            choices=choices,
             default=None if unset_default else field.default,
-            metavar=field.name.upper(),
+            metavar="{" + ",".join(choices) + "}"
+            if choices
+            else field.name.upper(),
             help=f"default: {shown}",
         )
 

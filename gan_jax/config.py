@@ -16,6 +16,9 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+#: The games a GAN can play (`GANConfig.objective`).
+OBJECTIVES = ("reference", "wgan-gp")
+
 #: The feature transforms a GAN can train behind (`gan_jax.scaling`).
 TRANSFORMS = ("minmax", "quantile")
 
@@ -43,6 +46,16 @@ class GANConfig:
         real_target: discriminator target for real rows; below 1 is
             one-sided label smoothing.
         fake_target: discriminator target for synthetic rows.
+        objective: what the two networks play: "reference" (the
+            discriminator's binary cross-entropy with the targets above,
+            the generator's non-saturating loss) or "wgan-gp" (Gulrajani
+            et al., 2017: the discriminator is a critic of the Wasserstein
+            distance, kept 1-Lipschitz by a gradient penalty, updated
+            `critic_steps` times per generator update, and run without
+            dropout whatever `dropout_rate` says).
+        critic_steps: critic updates per generator update ("wgan-gp"
+            only); each draws its own batch of real rows.
+        gradient_penalty: weight of the gradient penalty ("wgan-gp" only).
         transform: how rows reach the generator's [-1, 1] range: "minmax"
             (the reference: linear, from the training minimum to the
             maximum) or "quantile" (through the training quantiles onto a
@@ -63,6 +76,9 @@ class GANConfig:
     batch_size: int = 64
     real_target: float = 0.9
     fake_target: float = 0.0
+    objective: str = "reference"
+    critic_steps: int = 5
+    gradient_penalty: float = 10.0
     transform: str = "minmax"
 
     def __post_init__(self) -> None:
@@ -95,6 +111,21 @@ class GANConfig:
                 raise ValueError(
                     f"{name} must be a positive finite number, got {value!r}"
                 )
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, got "
+                f"{self.objective!r}"
+            )
+        _check_positive_int("critic_steps", self.critic_steps)
+        if (
+            not _is_real(self.gradient_penalty)
+            or not self.gradient_penalty > 0
+            or math.isinf(self.gradient_penalty)
+        ):
+            raise ValueError(
+                "gradient_penalty must be a positive finite number, got "
+                f"{self.gradient_penalty!r}"
+            )
         if self.transform not in TRANSFORMS:
             raise ValueError(
                 f"transform must be one of {', '.join(TRANSFORMS)}, got "

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from gan_jax.config import GANConfig
-from gan_jax.models import Discriminator, Generator, row_mean
+from gan_jax.models import Discriminator, Generator, row_mean, row_sum
 
 logger = logging.getLogger(__name__)
 
@@ -354,8 +354,9 @@ def generator_update(
     """One Adam step of the generator through the frozen discriminator.
 
     The non-saturating loss: binary cross-entropy of the discriminator's
-    logits on `forward.rows` against target 1. The discriminator's
-    parameters and optimizer state are read, never written.
+    logits on `forward.rows` against target 1 (for "wgan-gp": minus the
+    critic's mean score). The discriminator's parameters and optimizer
+    state are read, never written.
 
     Args:
         state: the GAN; `forward` must come from its generator.
@@ -368,13 +369,18 @@ def generator_update(
     """
     discriminator = Discriminator(state.config)
 
+    wasserstein = state.config.objective == "wgan-gp"
+
     def loss_fn(rows):
         logits = discriminator.apply(
             {"params": state.discriminator_params},
             rows,
-            train=True,
+            # The WGAN-GP critic runs without dropout (see critic_update).
+            train=not wasserstein,
             rngs={"dropout": key},
         )
+        if wasserstein:
+            return -row_mean(logits)  # raise the critic's score of fakes
         return _mean_bce(logits, 1.0)
 
     loss, rows_grad = jax.value_and_grad(loss_fn)(forward.rows)
@@ -390,6 +396,123 @@ def generator_update(
     return new_state, loss
 
 
+def critic_update(
+    state: GANState, real_batch: jax.Array, key: jax.Array
+) -> tuple[GANState, Metrics]:
+    """One Adam step of the WGAN-GP critic on fresh generated rows.
+
+    The critic's loss is mean(critic(fake)) - mean(critic(real)) plus
+    `gradient_penalty` times the mean of (|grad critic(x)| - 1)^2 over
+    rows x on random points between each real row and a generated one.
+    The critic is the discriminator network without dropout, whatever
+    `dropout_rate` says: dropout's noise defeats the penalty.
+    The generated rows come from batch norm in training mode, but the
+    running averages do not move: they advance once per step, with the
+    generator's update.
+
+    Returns:
+        The state with new discriminator parameters and optimizer state,
+        and its metrics: `d_loss`, `d_real` and `d_fake` (the critic's mean
+        score of real and generated rows), `d_real_accuracy` (share of
+        real rows scored above the mean generated score) and
+        `d_fake_accuracy` (share of generated rows below the mean real
+        score).
+    """
+    config = state.config
+    discriminator = Discriminator(config)
+    noise_key, mix_key = jax.random.split(key)
+    num_real = real_batch.shape[0]
+    noise = jax.random.normal(
+        noise_key, (num_real, config.latent_dim), jnp.float32
+    )
+    fake_batch = jax.lax.stop_gradient(generator_forward(state, noise).rows)
+    mix = jax.random.uniform(mix_key, (num_real, 1), jnp.float32)
+    between = mix * real_batch + (1 - mix) * fake_batch
+
+    def scores(params, rows):
+        # No dropout: its noise defeats the gradient penalty (a 2-D
+        # Gaussian collapsed to a point with the reference's 0.4).
+        return discriminator.apply({"params": params}, rows, train=False)
+
+    def loss_fn(params):
+        both = scores(params, jnp.concatenate([real_batch, fake_batch]))
+        real_scores, fake_scores = both[:num_real], both[num_real:]
+        # Each row's score depends on its own row only (no batch norm in
+        # the critic), so the gradient of their sum is every row's own.
+        slopes = jax.grad(lambda rows: row_sum(scores(params, rows)))(between)
+        norms = jnp.sqrt(row_sum(slopes * slopes, axis=-1) + 1e-12)
+        penalty = row_mean((norms - 1.0) ** 2)
+        loss = (
+            row_mean(fake_scores)
+            - row_mean(real_scores)
+            + config.gradient_penalty * penalty
+        )
+        return loss, (real_scores, fake_scores)
+
+    (loss, (real_scores, fake_scores)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True
+    )(state.discriminator_params)
+    updates, opt_state = make_optimizer(config).update(
+        grads, state.discriminator_opt_state, state.discriminator_params
+    )
+    real_mean, fake_mean = row_mean(real_scores), row_mean(fake_scores)
+    metrics = {
+        "d_loss": loss,
+        "d_real": real_mean,
+        "d_fake": fake_mean,
+        "d_real_accuracy": row_mean(
+            (real_scores > fake_mean).astype(jnp.float32)
+        ),
+        "d_fake_accuracy": row_mean(
+            (fake_scores < real_mean).astype(jnp.float32)
+        ),
+    }
+    new_state = state.replace(
+        discriminator_params=optax.apply_updates(
+            state.discriminator_params, updates
+        ),
+        discriminator_opt_state=opt_state,
+    )
+    return new_state, metrics
+
+
+def _wgan_step(
+    state: GANState, real_batch: jax.Array, key: jax.Array
+) -> tuple[GANState, Metrics]:
+    """`critic_steps` critic updates, then one generator update."""
+    config = state.config
+    if real_batch.shape[0] % config.critic_steps:
+        raise ValueError(
+            f"a wgan-gp step splits its real rows into {config.critic_steps} "
+            f"critic batches; {real_batch.shape[0]} rows do not divide"
+        )
+    batches = real_batch.reshape(config.critic_steps, -1, real_batch.shape[1])
+    critic_keys_key, noise_key, generator_key = jax.random.split(key, 3)
+    critic_keys = jax.random.split(critic_keys_key, config.critic_steps)
+
+    def one_critic_update(state, batch_and_key):
+        return critic_update(state, *batch_and_key)
+
+    state, per_update = jax.lax.scan(
+        one_critic_update, state, (batches, critic_keys)
+    )
+    metrics = {name: row_mean(values) for name, values in per_update.items()}
+    noise = jax.random.normal(
+        noise_key, (batches.shape[1], config.latent_dim), jnp.float32
+    )
+    forward = generator_forward(state, noise)
+    state, g_loss = generator_update(state, forward, generator_key)
+    return state.replace(step=state.step + 1), {**metrics, "g_loss": g_loss}
+
+
+def rows_per_step(config: GANConfig) -> int:
+    """Real rows one training step reads: a batch, or one per critic
+    update for "wgan-gp"."""
+    if config.objective == "wgan-gp":
+        return config.batch_size * config.critic_steps
+    return config.batch_size
+
+
 def train_step(
     state: GANState, real_batch: jax.Array, key: jax.Array
 ) -> tuple[GANState, Metrics]:
@@ -403,9 +526,15 @@ def train_step(
     saves a third of the generator's work per step. Batch norm uses batch
     statistics, and its running averages advance once per step.
 
+    With `config.objective == "wgan-gp"` the step is `critic_steps`
+    critic updates (`critic_update`), each on its own share of
+    `real_batch` and its own generated rows, then one generator update on
+    fresh rows; the metrics are the critic updates' means.
+
     Args:
         state: the GAN before the step.
-        real_batch: (batch, num_features) real rows, scaled to [-1, 1].
+        real_batch: (batch, num_features) real rows, scaled to [-1, 1]
+            (for "wgan-gp", `critic_steps` batches one after another).
         key: PRNG key for the noise and both updates' dropout.
 
     Returns:
@@ -416,6 +545,8 @@ def train_step(
         all but `g_loss` measured by the discriminator before its update.
     """
     real_batch = jnp.asarray(real_batch, jnp.float32)
+    if state.config.objective == "wgan-gp":
+        return _wgan_step(state, real_batch, key)
     noise_key, discriminator_key, generator_key = jax.random.split(key, 3)
     noise = jax.random.normal(
         noise_key,
@@ -457,7 +588,7 @@ def scanned_step(
     """
     step_key = jax.random.fold_in(key, state.step)
     batch_key, update_key = jax.random.split(step_key)
-    batch = draw_batch(data, state.config.batch_size, batch_key, num_rows)
+    batch = draw_batch(data, rows_per_step(state.config), batch_key, num_rows)
     return train_step(state, batch, update_key)
 
 
@@ -488,7 +619,7 @@ def train(
 ) -> tuple[GANState, dict[str, np.ndarray]]:
     """Trains for `num_steps` steps on batches drawn from `data`.
 
-    Each step draws `config.batch_size` rows uniformly with replacement and
+    Each step draws `rows_per_step(config)` rows uniformly with replacement and
     calls `train_step`, inside `jax.lax.scan`, `chunk_size` steps per
     compiled call. Step t uses `fold_in(key, t)`, t counted from the start
     of training (`state.step`), so `train(s, d, n, k)` gives the same bits
