@@ -284,9 +284,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "IsolationForest, LocalOutlierFactor and OneClassSVM",
         description=(
             "For each seed: split the table, fit every detector on the "
-            "common-class rows of the training split only (no label is "
-            "used, the rare training rows are left out), score the test "
-            "split, and measure AUPRC and ROC AUC; then aggregate over "
+            "common-class rows of the training split only (no detector "
+            "sees a label; the rare training rows are left out), score the "
+            "test split, and measure AUPRC and ROC AUC; then aggregate over "
             "seeds, test the GAN against each detector and write a report."
         ),
     )
@@ -403,30 +403,15 @@ def _add_run_options(
         metavar="NAMES",
         help=f"default: {','.join(defaults.classifiers)}",
     )
-    group.add_argument(
-        "--seeds",
-        type=int,
-        metavar="N",
-        help=f"repetitions, seed S, S+1, ...; default: {seeds}",
-    )
-    group.add_argument(
-        "--seed",
-        type=int,
-        metavar="S",
-        help=f"base seed; default: {defaults.seed}",
-    )
+    # Unset (None) unless given, so that --config and --resume can refuse
+    # them; the help shows the defaults.
+    _add_repetition_options(group, seeds, defaults.seed, defaults.gan_steps)
     group.add_argument(
         "--ratio",
         type=float,
         metavar="R",
         help="minority / majority rows after oversampling; default: "
         f"{defaults.ratio}",
-    )
-    group.add_argument(
-        "--steps",
-        type=int,
-        metavar="N",
-        help=f"GAN training steps; default: {defaults.gan_steps}",
     )
     group.add_argument(
         "--class-weight",
@@ -460,6 +445,25 @@ def _add_run_options(
     )
 
 
+def _add_repetition_options(
+    group, seeds: int, seed: int, steps: int, *, set_defaults: bool = False
+) -> None:
+    """--seeds, --seed and --steps; None unless given, or the defaults
+    shown when `set_defaults`."""
+    for flag, metavar, default, text in (
+        ("--seeds", "N", seeds, "repetitions, seed S, S+1, ..."),
+        ("--seed", "S", seed, "base seed"),
+        ("--steps", "N", steps, "GAN training steps"),
+    ):
+        group.add_argument(
+            flag,
+            type=int,
+            default=default if set_defaults else None,
+            metavar=metavar,
+            help=f"{text}; default: {default}",
+        )
+
+
 def _add_detect_options(parser: argparse.ArgumentParser) -> None:
     defaults = DetectSettings()
     group = parser.add_argument_group("comparison")
@@ -476,26 +480,12 @@ def _add_detect_options(parser: argparse.ArgumentParser) -> None:
         default=defaults.score,
         help=f"how the GAN scores a row; default: {defaults.score}",
     )
-    group.add_argument(
-        "--seeds",
-        type=int,
-        default=defaults.num_seeds,
-        metavar="N",
-        help=f"repetitions, seed S, S+1, ...; default: {defaults.num_seeds}",
-    )
-    group.add_argument(
-        "--seed",
-        type=int,
-        default=defaults.seed,
-        metavar="S",
-        help=f"base seed; default: {defaults.seed}",
-    )
-    group.add_argument(
-        "--steps",
-        type=int,
-        default=defaults.gan_steps,
-        metavar="N",
-        help=f"GAN training steps; default: {defaults.gan_steps}",
+    _add_repetition_options(
+        group,
+        defaults.num_seeds,
+        defaults.seed,
+        defaults.gan_steps,
+        set_defaults=True,
     )
     group = parser.add_argument_group("execution")
     group.add_argument(

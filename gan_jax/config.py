@@ -164,6 +164,30 @@ def _check_in_range(
         )
 
 
+def _store_names(settings, name: str) -> None:
+    """Checks a field of names (non-empty, no repeats) and stores a tuple."""
+    names = getattr(settings, name)
+    if isinstance(names, str) or not names:
+        raise ValueError(f"{name} must be a non-empty list of names")
+    object.__setattr__(settings, name, tuple(names))
+    repeated = {n for n in names if list(names).count(n) > 1}
+    if repeated:
+        raise ValueError(f"{name} lists {', '.join(sorted(repeated))} twice")
+
+
+def _check_repetitions(settings) -> None:
+    """The fields a run and a detection share: seeds, split, GAN steps."""
+    _check_positive_int("num_seeds", settings.num_seeds)
+    _check_positive_int("gan_steps", settings.gan_steps)
+    seed = settings.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not (_is_real(settings.test_size) and 0 < settings.test_size < 1):
+        raise ValueError(
+            f"test_size must lie in (0, 1), got {settings.test_size!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     """Everything that decides the results of `gan-jax run`.
@@ -210,25 +234,8 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         for name in ("oversamplers", "classifiers"):
-            names = getattr(self, name)
-            if isinstance(names, str) or not names:
-                raise ValueError(f"{name} must be a non-empty list of names")
-            object.__setattr__(self, name, tuple(names))
-            repeated = {n for n in names if list(names).count(n) > 1}
-            if repeated:
-                raise ValueError(
-                    f"{name} lists {', '.join(sorted(repeated))} twice"
-                )
-        _check_positive_int("num_seeds", self.num_seeds)
-        _check_positive_int("gan_steps", self.gan_steps)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not (_is_real(self.test_size) and 0 < self.test_size < 1):
-            raise ValueError(
-                f"test_size must lie in (0, 1), got {self.test_size!r}"
-            )
+            _store_names(self, name)
+        _check_repetitions(self)
         if not (_is_real(self.ratio) and 0 < self.ratio <= 1):
             raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
         if self.forest_rows_per_tree is not None:
@@ -276,25 +283,8 @@ class DetectSettings:
     gan: GANConfig = GANConfig()
 
     def __post_init__(self) -> None:
-        names = self.detectors
-        if isinstance(names, str) or not names:
-            raise ValueError("detectors must be a non-empty list of names")
-        object.__setattr__(self, "detectors", tuple(names))
-        repeated = {n for n in names if list(names).count(n) > 1}
-        if repeated:
-            raise ValueError(
-                f"detectors lists {', '.join(sorted(repeated))} twice"
-            )
-        _check_positive_int("num_seeds", self.num_seeds)
-        _check_positive_int("gan_steps", self.gan_steps)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not (_is_real(self.test_size) and 0 < self.test_size < 1):
-            raise ValueError(
-                f"test_size must lie in (0, 1), got {self.test_size!r}"
-            )
+        _store_names(self, "detectors")
+        _check_repetitions(self)
         if not isinstance(self.score, str):
             raise ValueError(f"score must be a name, got {self.score!r}")
 

@@ -329,9 +329,6 @@ def discriminator_update(
     (loss, (real_logits, fake_logits)), grads = jax.value_and_grad(
         loss_fn, has_aux=True
     )(state.discriminator_params)
-    updates, opt_state = make_optimizer(config).update(
-        grads, state.discriminator_opt_state, state.discriminator_params
-    )
     metrics = {
         "d_loss": loss,
         "d_real": row_mean(jax.nn.sigmoid(real_logits)),
@@ -339,13 +336,20 @@ def discriminator_update(
         "d_real_accuracy": row_mean((real_logits > 0).astype(jnp.float32)),
         "d_fake_accuracy": row_mean((fake_logits <= 0).astype(jnp.float32)),
     }
-    new_state = state.replace(
+    return _discriminator_step(state, grads), metrics
+
+
+def _discriminator_step(state: GANState, grads) -> GANState:
+    """The state after one Adam step of the discriminator along `grads`."""
+    updates, opt_state = make_optimizer(state.config).update(
+        grads, state.discriminator_opt_state, state.discriminator_params
+    )
+    return state.replace(
         discriminator_params=optax.apply_updates(
             state.discriminator_params, updates
         ),
         discriminator_opt_state=opt_state,
     )
-    return new_state, metrics
 
 
 def generator_update(
@@ -452,9 +456,6 @@ def critic_update(
     (loss, (real_scores, fake_scores)), grads = jax.value_and_grad(
         loss_fn, has_aux=True
     )(state.discriminator_params)
-    updates, opt_state = make_optimizer(config).update(
-        grads, state.discriminator_opt_state, state.discriminator_params
-    )
     real_mean, fake_mean = row_mean(real_scores), row_mean(fake_scores)
     metrics = {
         "d_loss": loss,
@@ -467,13 +468,7 @@ def critic_update(
             (fake_scores < real_mean).astype(jnp.float32)
         ),
     }
-    new_state = state.replace(
-        discriminator_params=optax.apply_updates(
-            state.discriminator_params, updates
-        ),
-        discriminator_opt_state=opt_state,
-    )
-    return new_state, metrics
+    return _discriminator_step(state, grads), metrics
 
 
 def _wgan_step(

@@ -64,8 +64,13 @@ def test_recall_at_precision_90_is_zero_when_never_reached():
     assert classification_metrics(labels, scores)["recall_at_precision_90"] == 0
 
 
-def test_every_fit_gives_one_row_with_every_column(table):
-    result = run_comparison(table, FAST)
+@pytest.fixture(scope="module")
+def fast_result(table):
+    return run_comparison(table, FAST)
+
+
+def test_every_fit_gives_one_row_with_every_column(fast_result):
+    result = fast_result
     metrics = result.metrics
     assert list(metrics.columns) == list(METRIC_COLUMNS)
     assert len(metrics) == 2 * len(OVERSAMPLERS) * 2
@@ -81,14 +86,14 @@ def _without_timing(metrics):
     return metrics.drop(columns="fit_seconds")
 
 
-def test_same_settings_give_the_same_metrics(table):
-    first = run_comparison(table, FAST).metrics
+def test_same_settings_give_the_same_metrics(table, fast_result):
+    first = fast_result.metrics
     second = run_comparison(table, FAST).metrics
     assert _without_timing(first).equals(_without_timing(second))
 
 
-def test_a_different_base_seed_gives_different_metrics(table):
-    first = run_comparison(table, FAST).metrics
+def test_a_different_base_seed_gives_different_metrics(table, fast_result):
+    first = fast_result.metrics
     other = run_comparison(
         table, RunSettings(**{**FAST.__dict__, "seed": 7})
     ).metrics

@@ -48,7 +48,7 @@ def _alone(key, rows, num_steps, *, state=None):
     return train(state, rows, num_steps, keys.train)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(
     num_seeds=st.integers(1, 4),
     seeds_per_group=st.integers(1, 4),
