@@ -436,7 +436,9 @@ def staged_folder(target: Path) -> Iterator[Path]:
             be made.
     """
     target = Path(target)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} is a file; choose another --out")
+    if target.is_dir() and any(target.iterdir()):
         raise OutputError(
             f"{target} already exists and is not empty; choose another --out"
         )

@@ -887,6 +887,28 @@ def test_detect_refuses_a_folder_that_holds_something(tmp_path, capsys):
     assert _files(out) == {"notes.txt"}
 
 
+def test_a_diverging_detector_stops_with_one_line_and_writes_nothing(
+    tmp_path, capsys
+):
+    out = tmp_path / "diverged"
+    arguments = ["--learning-rate", "1e30", "--detectors", "gan"]
+    assert main(["detect", *arguments, *FAST_DETECT, "--out", str(out)]) == 1
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    error = stderr.strip().splitlines()  # progress bars, then one line
+    assert error[-1].startswith("gan-jax detect: a GAN's training diverged")
+    assert "nothing was written" in error[-1]
+    assert not out.exists() and not list(tmp_path.glob(".diverged*"))
+
+
+def test_detect_refuses_a_file_as_its_folder(tmp_path, capsys):
+    path = tmp_path / "taken.txt"
+    path.write_text("mine")
+    assert main(["detect", "--out", str(path), *FAST_DETECT]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert path.read_text() == "mine"
+
+
 def test_a_detection_stopped_by_sigterm_leaves_nothing(tmp_path):
     parent = tmp_path / "detections"
     out = parent / "stopped"
