@@ -428,20 +428,24 @@ def _add_run_options(
         f"{defaults.forest_rows_per_tree}",
     )
     group = parser.add_argument_group("execution")
-    group.add_argument(
-        "--jobs",
-        type=int,
-        default=-1,
-        metavar="N",
-        help="worker processes for the fits (-1: every core; results do "
-        "not depend on it); default: -1",
-    )
+    _add_jobs_option(group, "the fits")
     _add_checkpoint_options(parser, out_dir)
     group.add_argument(
         "--config",
         type=Path,
         metavar="FILE",
         help="repeat the run recorded in FILE (a run's config.json)",
+    )
+
+
+def _add_jobs_option(group, what: str) -> None:
+    group.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        metavar="N",
+        help=f"worker processes for {what} (-1: every core; results do not "
+        "depend on it); default: -1",
     )
 
 
@@ -488,14 +492,7 @@ def _add_detect_options(parser: argparse.ArgumentParser) -> None:
         set_defaults=True,
     )
     group = parser.add_argument_group("execution")
-    group.add_argument(
-        "--jobs",
-        type=int,
-        default=-1,
-        metavar="N",
-        help="worker processes for the standard detectors (-1: every core; "
-        "results do not depend on it); default: -1",
-    )
+    _add_jobs_option(group, "the standard detectors")
     group.add_argument(
         "--out",
         type=Path,

@@ -93,8 +93,8 @@ def _settings(oversamplers, num_seeds) -> RunSettings:
     )
 
 
-def _write(directory, oversamplers=OVERSAMPLERS, seeds=SEEDS):
-    result = _fake_result(oversamplers, seeds)
+def _write(directory, oversamplers=OVERSAMPLERS, seeds=SEEDS, result=None):
+    result = result or _fake_result(oversamplers, seeds)
     write_report(
         result,
         _settings(oversamplers, len(seeds)),
@@ -367,14 +367,7 @@ def test_no_quality_section_without_held_out_rows(tmp_path):
     result = _fake_result()
     for gan in result.gans.values():
         gan.held_out = None
-    write_report(
-        result,
-        _settings(OVERSAMPLERS, len(SEEDS)),
-        tmp_path,
-        title="t",
-        data_description="d",
-        feature_names=FEATURE_NAMES,
-    )
+    _write(tmp_path, result=result)
     assert (
         "Quality of the synthetic rows"
         not in (tmp_path / "report.md").read_text()
