@@ -13,7 +13,8 @@ For every dataset in ../shared/data (--data-dir to change), every seed
 classifier on the training split resampled by each classical oversampler
 (none, class-weight, random, smote, borderline-smote, adasyn) and by each
 GAN variant (objective / transform: reference/minmax, reference/quantile,
-wgan-gp/minmax, wgan-gp/quantile) at each step count, and scores the test
+wgan-gp/minmax, wgan-gp/quantile, conditional/minmax, conditional/quantile)
+at each step count, and scores the test
 split. The GAN of a seed is the one `gan-jax run` trains (same key, same
 rows, ratio 0.25); longer step counts continue the same training, so the
 1000-step rows are exactly those of `gan-jax run --steps 1000`. Each GAN's
@@ -35,7 +36,8 @@ One row per fit goes to <out>/fits.csv and one per GAN to
 The work is long (hours on a 2-core CPU: 7 datasets x 6 seeds x 4 GAN
 variants, WGAN-GP's critic updating 5 times per step), so it is kept as it
 goes: each finished (dataset, seed) is appended to fits.csv, and a run
-started again with the same --out skips what is there. Progress goes to
+started again with the same --out fits only what is missing there (a new
+variant, for instance, on the seeds already done). Progress goes to
 stderr; --report-only writes the report of what is there.
 """
 
@@ -70,6 +72,8 @@ VARIANTS = (
     "reference/quantile",
     "wgan-gp/minmax",
     "wgan-gp/quantile",
+    "conditional/minmax",
+    "conditional/quantile",
 )
 RATIO = 0.25
 TEST_SIZE = 0.3
@@ -103,9 +107,9 @@ def main() -> None:
     fits = _read(args.out / "fits.csv")
     quality = _read(args.out / "quality.csv")
     done = (
-        set(zip(fits["dataset"], fits["seed"], strict=True))
+        fits.groupby(["dataset", "seed"])["oversampler"].agg(set).to_dict()
         if len(fits)
-        else set()
+        else {}
     )
     start = time.perf_counter()
     paths = [] if args.report_only else _datasets(args.data_dir, args.datasets)
@@ -114,10 +118,23 @@ def main() -> None:
             table = gan_jax.load_table(path)
             name = _name(path)
             for seed in range(args.seeds):
-                if (name, seed) in done:
+                present = done.get((name, seed), set())
+                wanted = [
+                    v
+                    for v in variants
+                    if any(f"gan {v} {n}" not in present for n in steps)
+                ]
+                if "none" in present and not wanted:
                     continue
                 new_fits, new_quality = _one_seed(
-                    parallel, name, table, seed, variants, steps, classifiers
+                    parallel,
+                    name,
+                    table,
+                    seed,
+                    wanted,
+                    steps,
+                    classifiers,
+                    classical="none" not in present,
                 )
                 fits = pd.concat([fits, pd.DataFrame(new_fits)])
                 quality = pd.concat([quality, pd.DataFrame(new_quality)])
@@ -159,7 +176,11 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     partial.replace(path)
 
 
-def _one_seed(parallel, name, table, seed, variants, steps, classifiers):
+def _one_seed(
+    parallel, name, table, seed, variants, steps, classifiers, *, classical
+):
+    """The fits (and GAN qualities) of one (dataset, seed): the classical
+    oversamplers' if `classical`, and every step count of `variants`."""
     parts = gan_jax.split(table, test_size=TEST_SIZE, seed=seed)
     train, test = parts.train, parts.test
     to_add = num_rows_to_add(train.labels, RATIO)
@@ -183,7 +204,7 @@ def _one_seed(parallel, name, table, seed, variants, steps, classifiers):
                     **measured.summary(),
                 }
             )
-    tasks = [(o, c) for o in CLASSICAL for c in classifiers]
+    tasks = [(o, c) for o in CLASSICAL if classical for c in classifiers]
     tasks += [(m, c) for m in synthetic for c in classifiers]
     results = parallel(
         delayed(_fit)(
@@ -222,9 +243,16 @@ def _gan_rows(train, seed, variant, steps, to_add):
         gan_jax.GANConfig(), objective=objective, transform=transform
     )
     keys = gan_jax.gan_keys(seed_gan_key(seed))
-    scaler = make_scaler(transform).fit(train.minority_features)
-    scaled = scaler.transform(train.minority_features)
-    state = gan_jax.init_state(config, scaled.shape[1], keys.init)
+    # What `gan-jax run` trains on: the minority rows, or for the
+    # conditional GAN every row with its label.
+    rows, labels = gan_jax.gan_training_rows(
+        train.features, train.labels, 1, config
+    )
+    scaler = make_scaler(transform).fit(rows)
+    scaled = scaler.transform(rows)
+    if labels is not None:
+        scaled = gan_jax.with_labels(scaled, labels)
+    state = gan_jax.init_state(config, rows.shape[1], keys.init)
     start, done = time.perf_counter(), 0
     for step_count in steps:
         state, _ = gan_jax.train(state, scaled, step_count - done, keys.train)

@@ -19,7 +19,7 @@ from gan_jax.detection import GANAnomalyDetector
 from gan_jax.detectors import DetectionResult, compare_detectors
 from gan_jax.evaluation import RunResult, run_comparison
 from gan_jax.models import Discriminator, Generator
-from gan_jax.oversampling import GANOversampler
+from gan_jax.oversampling import GANOversampler, gan_training_rows
 from gan_jax.quality import Quality, synthetic_quality
 from gan_jax.sampling import sample
 from gan_jax.scaling import QuantileScaler, Scaler
@@ -35,6 +35,7 @@ from gan_jax.training import (
     train_many,
     train_step,
     unstack_states,
+    with_labels,
 )
 
 __version__ = "0.1.0"
@@ -64,6 +65,7 @@ __all__ = [
     "TrainingInterrupted",
     "compare_detectors",
     "gan_keys",
+    "gan_training_rows",
     "init_many",
     "init_state",
     "load_table",
@@ -81,4 +83,5 @@ __all__ = [
     "train_many_checkpointed",
     "train_step",
     "unstack_states",
+    "with_labels",
 ]

@@ -49,6 +49,7 @@ from gan_jax.training import (
     stack_states,
     train_many,
     unstack_states,
+    with_labels,
 )
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,7 @@ def train_checkpointed(
     num_steps: int,
     key: jax.Array,
     *,
+    labels: np.ndarray | None = None,
     directory: str | Path | None = None,
     every: int = DEFAULT_CHECKPOINT_EVERY,
     keep: int = DEFAULT_KEEP,
@@ -236,6 +238,10 @@ def train_checkpointed(
         config: the GAN's configuration.
         num_steps: total training steps (counting steps already saved).
         key: the GAN's root key (`gan_keys` splits it).
+        labels: for the "conditional" objective (and only for it), each
+            row's label, 1 for the class the GAN is to make and 0 for the
+            others; the scaler is fitted to all the rows, and the GAN
+            learns them through `gan_jax.training.with_labels`.
         directory: the folder of saved steps, or None for no saving.
         every: steps between saves.
         keep: saved steps kept.
@@ -261,6 +267,7 @@ def train_checkpointed(
         config,
         num_steps,
         [key],
+        labels=None if labels is None else [labels],
         directories=None if directory is None else [directory],
         every=every,
         keep=keep,
@@ -285,6 +292,7 @@ def train_many_checkpointed(
     num_steps: int,
     keys: Sequence[jax.Array],
     *,
+    labels: Sequence[np.ndarray] | None = None,
     directories: Sequence[str | Path] | None = None,
     every: int = DEFAULT_CHECKPOINT_EVERY,
     keep: int = DEFAULT_KEEP,
@@ -314,6 +322,8 @@ def train_many_checkpointed(
         config: the configuration of every GAN.
         num_steps: total training steps (counting steps already saved).
         keys: per GAN, its root key.
+        labels: per GAN, its rows' 0/1 labels ("conditional" only; see
+            `train_checkpointed`).
         directories: per GAN, its folder of saved steps; None for no saving.
         every, keep, feature_names, target, minority_label, chunk_size:
             as for `train_checkpointed`, the same for every GAN.
@@ -346,13 +356,26 @@ def train_many_checkpointed(
                 f"{len(directories)} folders for {len(keys)} keys; give one "
                 "per key"
             )
+    labels = _check_labels(labels, rows, config)
     current = [
-        _fresh(part, config, key, feature_names, target, minority_label)
-        for part, key in zip(rows, keys, strict=True)
+        _fresh(
+            part,
+            part_labels,
+            config,
+            key,
+            feature_names,
+            target,
+            minority_label,
+        )
+        for part, part_labels, key in zip(rows, labels, keys, strict=True)
     ]
     scaled = [
         checkpoint.scaler.transform(part)
-        for checkpoint, part in zip(current, rows, strict=True)
+        if part_labels is None
+        else with_labels(checkpoint.scaler.transform(part), part_labels)
+        for checkpoint, part, part_labels in zip(
+            current, rows, labels, strict=True
+        )
     ]
     if directories is not None:
         current = _resume_all(directories, current, num_steps)
@@ -452,15 +475,48 @@ def _with_history(current: Checkpoint, state: GANState, chunks) -> Checkpoint:
     return dataclasses.replace(current, state=state, history=history)
 
 
+def _check_labels(
+    labels: Sequence[np.ndarray] | None,
+    rows: list[np.ndarray],
+    config: GANConfig,
+) -> list[np.ndarray | None]:
+    """Each GAN's labels (None for every GAN but conditional ones)."""
+    conditional = config.objective == "conditional"
+    if labels is None:
+        if conditional:
+            raise ValueError(
+                "a conditional GAN learns labelled rows: pass labels"
+            )
+        return [None] * len(rows)
+    if not conditional:
+        raise ValueError(
+            "labels are for the conditional objective, not "
+            f"{config.objective!r}"
+        )
+    labels = [np.asarray(part) for part in labels]
+    if len(labels) != len(rows):
+        raise ValueError(
+            f"{len(labels)} label arrays for {len(rows)} row arrays"
+        )
+    for part, part_labels in zip(rows, labels, strict=True):
+        if part_labels.shape != part.shape[:1]:
+            raise ValueError(
+                f"{part_labels.size} labels for {part.shape[0]} rows"
+            )
+    return labels
+
+
 def _fresh(
     rows: np.ndarray,
+    labels: np.ndarray | None,
     config: GANConfig,
     key: jax.Array,
     feature_names: Sequence[str] | None,
     target: str,
     minority_label: Any,
 ) -> Checkpoint:
-    """A GAN at step 0 with its scaler fitted to `rows`."""
+    """A GAN at step 0 with its scaler fitted to `rows` (all of them, for a
+    conditional GAN: it learns every class)."""
     names = tuple(feature_names or (f"x{i}" for i in range(rows.shape[1])))
     if len(names) != rows.shape[1]:
         raise ValueError(
@@ -474,7 +530,9 @@ def _fresh(
         feature_names=names,
         target=target,
         minority_label=_json_scalar(minority_label),
-        fingerprint=rows_fingerprint(rows),
+        fingerprint=rows_fingerprint(
+            rows if labels is None else np.column_stack([rows, labels])
+        ),
         versions=_versions(),
     )
 

@@ -77,7 +77,7 @@ from gan_jax.outputs import (
     train_record,
     write_table,
 )
-from gan_jax.oversampling import OVERSAMPLERS
+from gan_jax.oversampling import OVERSAMPLERS, gan_training_rows
 from gan_jax.report import summary_table, write_report
 from gan_jax.training import DivergenceError, gan_keys
 
@@ -667,12 +667,16 @@ def _train_command(args: argparse.Namespace, guard: _StopGuard) -> None:
         )
 
     start = time.perf_counter()
+    rows, labels = gan_training_rows(
+        parts.train.features, parts.train.labels, 1, config
+    )
     with guard.resumable(folder, "train"), progress, guard.deferred():
         trained = train_checkpointed(
-            parts.train.minority_features,
+            rows,
             config,
             steps,
             jax.random.key(seed),
+            labels=labels,
             directory=folder / "gan",
             every=every,
             feature_names=table.feature_names,
@@ -699,7 +703,12 @@ def _train_command(args: argparse.Namespace, guard: _StopGuard) -> None:
     print(
         f"trained {taken} steps"
         + (f" (resumed at step {done} of {steps})" if done else "")
-        + f" on {len(scaled)} minority rows (training split of "
+        + (
+            f" on {len(scaled)} minority rows"
+            if labels is None
+            else f" on {len(rows)} rows ({len(scaled)} minority, labelled)"
+        )
+        + " (training split of "
         f"{table.source}) in {seconds:.1f} s "
         f"({taken / seconds:.0f} steps/s, compilation included): "
         f"d_loss {history['d_loss'][-1]:.3f}, "

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 #: The games a GAN can play (`GANConfig.objective`).
-OBJECTIVES = ("reference", "wgan-gp")
+OBJECTIVES = ("reference", "wgan-gp", "conditional")
 
 #: The feature transforms a GAN can train behind (`gan_jax.scaling`).
 TRANSFORMS = ("minmax", "quantile")
@@ -52,7 +52,12 @@ class GANConfig:
             et al., 2017: the discriminator is a critic of the Wasserstein
             distance, kept 1-Lipschitz by a gradient penalty, updated
             `critic_steps` times per generator update, and run without
-            dropout whatever `dropout_rate` says).
+            dropout whatever `dropout_rate` says) or "conditional" (the
+            reference game with each row's label, one-hot, beside the
+            noise and beside the row: the GAN learns every training row,
+            the majority's too, with the label as the data's last column,
+            and is sampled with label 1, so the few minority rows can
+            borrow structure from the many others).
         critic_steps: critic updates per generator update ("wgan-gp"
             only); each draws its own batch of real rows.
         gradient_penalty: weight of the gradient penalty ("wgan-gp" only).
@@ -287,6 +292,11 @@ class DetectSettings:
         _check_repetitions(self)
         if not isinstance(self.score, str):
             raise ValueError(f"score must be a name, got {self.score!r}")
+        if self.gan.objective == "conditional":
+            raise ValueError(
+                "a detector's GAN learns unlabelled normal rows; the "
+                "conditional objective needs labels: use reference or wgan-gp"
+            )
 
     @property
     def seeds(self) -> tuple[int, ...]:

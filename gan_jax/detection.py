@@ -302,6 +302,14 @@ class GANAnomalyDetector(OutlierMixin, BaseEstimator):
             raise ValueError(
                 f"config must be a GANConfig, got {type(self.config).__name__}"
             )
+        if self.config is not None and self.config.objective == "conditional":
+            # A detector learns normal rows without labels; a conditional
+            # GAN needs the labels of two classes.
+            raise ValueError(
+                "config: GANAnomalyDetector learns unlabelled normal rows; "
+                "the conditional objective needs labels: use reference or "
+                "wgan-gp"
+            )
         for name, minimum in (
             ("num_steps", 0),
             ("inversion_steps", 0),

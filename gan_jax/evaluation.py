@@ -42,7 +42,12 @@ from gan_jax.data import (
     check_enough_minority_rows,
     split,
 )
-from gan_jax.oversampling import OVERSAMPLERS, num_rows_to_add, resample
+from gan_jax.oversampling import (
+    OVERSAMPLERS,
+    gan_training_rows,
+    num_rows_to_add,
+    resample,
+)
 from gan_jax.training import gan_keys
 
 logger = logging.getLogger(__name__)
@@ -220,11 +225,15 @@ def train_seed_gan(
         test: the test split, whose minority rows the result keeps as
             `held_out` (they reach no fit).
     """
+    rows, labels = gan_training_rows(
+        train.features, train.labels, 1, settings.gan
+    )
     fitted = train_checkpointed(
-        train.minority_features,
+        rows,
         settings.gan,
         settings.gan_steps,
         seed_gan_key(seed),
+        labels=labels,
         directory=checkpoint_dir,
         every=checkpoint_every,
         feature_names=train.feature_names,
@@ -355,11 +364,24 @@ def train_gans(
     if "gan" not in settings.oversamplers:
         return {}
     seeds = list(splits)
+    rows, labels = zip(
+        *(
+            gan_training_rows(
+                splits[seed].train.features,
+                splits[seed].train.labels,
+                1,
+                settings.gan,
+            )
+            for seed in seeds
+        ),
+        strict=True,
+    )
     fitted = train_many_checkpointed(
-        [splits[seed].train.minority_features for seed in seeds],
+        list(rows),
         settings.gan,
         settings.gan_steps,
         [seed_gan_key(seed) for seed in seeds],
+        labels=None if labels[0] is None else list(labels),
         directories=None
         if checkpoint_root is None
         else [Path(checkpoint_root) / f"seed-{seed}" for seed in seeds],

@@ -203,11 +203,32 @@ class Dropout(nn.Module):
         return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 
+#: Classes a conditional GAN knows: 0 (majority) and 1 (minority).
+NUM_CLASSES = 2
+
+
+def with_label(x: jax.Array, labels: jax.Array | None, config: GANConfig):
+    """`x` with each row's label appended one-hot, for the "conditional"
+    objective; `x` unchanged for the others (which take no labels)."""
+    if config.objective != "conditional":
+        if labels is not None:
+            raise ValueError(
+                f"the {config.objective!r} objective takes no labels"
+            )
+        return x
+    if labels is None:
+        raise ValueError("the conditional objective needs each row's label")
+    one_hot = jax.nn.one_hot(labels, NUM_CLASSES, dtype=x.dtype)
+    return jnp.concatenate([x, one_hot], axis=-1)
+
+
 class Generator(nn.Module):
-    """Maps latent noise to rows in [-1, 1].
+    """Maps latent noise (and, if conditional, a label) to rows in [-1, 1].
 
     Each hidden layer is Dense, then LeakyReLU, then BatchNorm (in that
     order, as in the reference model); the output layer is Dense with tanh.
+    With the "conditional" objective the label enters one-hot beside the
+    noise.
 
     Attributes:
         config: the GAN's configuration (widths, slope, batch norm).
@@ -218,11 +239,19 @@ class Generator(nn.Module):
     num_features: int
 
     @nn.compact
-    def __call__(self, noise: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(
+        self,
+        noise: jax.Array,
+        labels: jax.Array | None = None,
+        *,
+        train: bool,
+    ) -> jax.Array:
         """Generates rows.
 
         Args:
             noise: (batch, latent_dim) latent vectors.
+            labels: (batch,) int labels in {0, 1}: the class of each row to
+                generate ("conditional" objective only).
             train: batch statistics (and their running average update) when
                 True; the running averages when False.
 
@@ -230,7 +259,7 @@ class Generator(nn.Module):
             (batch, num_features) rows in [-1, 1].
         """
         config = self.config
-        x = noise
+        x = with_label(noise, labels, config)
         for index, width in enumerate(config.generator_widths):
             x = Dense(width, name=f"dense_{index}")(x)
             x = nn.leaky_relu(x, config.leaky_relu_slope)
@@ -249,7 +278,9 @@ class Discriminator(nn.Module):
 
     Each hidden layer is Dense, then LeakyReLU, then Dropout. The output is a
     raw logit; losses are computed from logits, never from a sigmoid, so
-    confident mistakes still give finite, informative gradients.
+    confident mistakes still give finite, informative gradients. With the
+    "conditional" objective the row's label enters one-hot beside it: the
+    question becomes "is this a real row of this class?".
 
     Attributes:
         config: the GAN's configuration (widths, slope, dropout).
@@ -258,11 +289,18 @@ class Discriminator(nn.Module):
     config: GANConfig
 
     @nn.compact
-    def __call__(self, rows: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(
+        self,
+        rows: jax.Array,
+        labels: jax.Array | None = None,
+        *,
+        train: bool,
+    ) -> jax.Array:
         """Scores rows.
 
         Args:
             rows: (batch, num_features) rows.
+            labels: (batch,) int labels in {0, 1} ("conditional" only).
             train: dropout is active when True; it then needs a 'dropout'
                 PRNG stream in `apply`.
 
@@ -271,7 +309,7 @@ class Discriminator(nn.Module):
             dropout) are sown as intermediates/features.
         """
         config = self.config
-        x = rows
+        x = with_label(rows, labels, config)
         for index, width in enumerate(config.discriminator_widths):
             x = Dense(width, name=f"dense_{index}")(x)
             x = nn.leaky_relu(x, config.leaky_relu_slope)

@@ -190,6 +190,18 @@ def class_weights(labels: np.ndarray, kind: str = "reference") -> np.ndarray:
     return np.where(labels == 1, weights[1], weights[0]).astype(np.float64)
 
 
+def gan_training_rows(
+    features: np.ndarray, labels: np.ndarray, label, config: GANConfig
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """What a GAN learns to make rows of class `label`: (rows, None), that
+    class's rows; or, for the "conditional" objective, every row with its
+    0/1 label (1: of class `label`)."""
+    features, labels = np.asarray(features), np.asarray(labels)
+    if config.objective == "conditional":
+        return features, (labels == label).astype(np.int32)
+    return features[labels == label], None
+
+
 def random_state_key(random_state) -> jax.Array:
     """A JAX key from a scikit-learn style `random_state`.
 
@@ -210,7 +222,9 @@ class GANOversampler(BaseOverSampler):
     For each class that `sampling_strategy` asks more rows of, a GAN is
     trained on that class's rows (scaled to [-1, 1] by a `Scaler` fitted on
     them) and the missing rows are sampled and mapped back to the original
-    units.
+    units. A "conditional" GAN learns every row instead, labelled 1 for
+    that class and 0 for the others (the scaler fitted on all of them),
+    and is sampled with label 1.
 
     Args:
         sampling_strategy: as for every imbalanced-learn oversampler; a
@@ -278,11 +292,13 @@ class GANOversampler(BaseOverSampler):
             if count <= 0:
                 continue
             names = getattr(self, "feature_names_in_", None)
+            rows, labels = gan_training_rows(X, y, label, config)
             fitted = train_checkpointed(
-                X[y == label],
+                rows,
                 config,
                 self.num_steps,
                 jax.random.fold_in(root, classes.index(label)),
+                labels=labels,
                 directory=None
                 if self.checkpoint_dir is None
                 else Path(self.checkpoint_dir) / f"class-{label}",

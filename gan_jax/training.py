@@ -224,11 +224,13 @@ def init_state(
         )
     num_features = int(num_features)
     generator_key, discriminator_key = jax.random.split(key)
+    conditional = config.objective == "conditional"
+    labels = jnp.zeros((1,), jnp.int32) if conditional else None
     generator_vars = Generator(config, num_features).init(
-        generator_key, jnp.zeros((1, config.latent_dim)), train=False
+        generator_key, jnp.zeros((1, config.latent_dim)), labels, train=False
     )
     discriminator_vars = Discriminator(config).init(
-        discriminator_key, jnp.zeros((1, num_features)), train=False
+        discriminator_key, jnp.zeros((1, num_features)), labels, train=False
     )
     optimizer = make_optimizer(config)
     return GANState(
@@ -262,12 +264,15 @@ class GeneratorForward(NamedTuple):
     batch_stats: Any
 
 
-def generator_forward(state: GANState, noise: jax.Array) -> GeneratorForward:
+def generator_forward(
+    state: GANState, noise: jax.Array, labels: jax.Array | None = None
+) -> GeneratorForward:
     """Generates rows in training mode, keeping what an update needs.
 
     Args:
         state: the GAN.
         noise: (batch, latent_dim) latent vectors.
+        labels: (batch,) the class of each row ("conditional" only).
     """
     generator = Generator(state.config, state.num_features)
 
@@ -277,7 +282,7 @@ def generator_forward(state: GANState, noise: jax.Array) -> GeneratorForward:
             "batch_stats": state.generator_batch_stats,
         }
         rows, updates = generator.apply(
-            variables, noise, train=True, mutable=["batch_stats"]
+            variables, noise, labels, train=True, mutable=["batch_stats"]
         )
         return rows, updates["batch_stats"]
 
@@ -288,7 +293,11 @@ def generator_forward(state: GANState, noise: jax.Array) -> GeneratorForward:
 
 
 def discriminator_update(
-    state: GANState, real_batch: jax.Array, fake_batch: jax.Array, key
+    state: GANState,
+    real_batch: jax.Array,
+    fake_batch: jax.Array,
+    key: jax.Array,
+    labels: jax.Array | None = None,
 ) -> tuple[GANState, Metrics]:
     """One Adam step of the discriminator; nothing of the generator changes.
 
@@ -298,6 +307,8 @@ def discriminator_update(
         fake_batch: (batch', num_features) generated rows, target
             `fake_target`; no gradient flows back into the generator.
         key: PRNG key for dropout.
+        labels: ("conditional" only) (batch,) the class of each real row,
+            and of the generated row in the same place of `fake_batch`.
 
     Returns:
         The state with new discriminator parameters and optimizer state, and
@@ -314,6 +325,7 @@ def discriminator_update(
         logits = discriminator.apply(
             {"params": discriminator_params},
             jnp.concatenate([real_batch, fake_batch]),
+            None if labels is None else jnp.concatenate([labels, labels]),
             train=True,
             rngs={"dropout": key},
         )
@@ -353,7 +365,10 @@ def _discriminator_step(state: GANState, grads) -> GANState:
 
 
 def generator_update(
-    state: GANState, forward: GeneratorForward, key: jax.Array
+    state: GANState,
+    forward: GeneratorForward,
+    key: jax.Array,
+    labels: jax.Array | None = None,
 ) -> tuple[GANState, jax.Array]:
     """One Adam step of the generator through the frozen discriminator.
 
@@ -366,6 +381,8 @@ def generator_update(
         state: the GAN; `forward` must come from its generator.
         forward: the generator's forward pass (`generator_forward`).
         key: PRNG key for the discriminator's dropout.
+        labels: ("conditional" only) (batch,) the class each row of
+            `forward.rows` was generated for.
 
     Returns:
         The state with new generator parameters, optimizer state and batch
@@ -379,6 +396,7 @@ def generator_update(
         logits = discriminator.apply(
             {"params": state.discriminator_params},
             rows,
+            labels,
             # The WGAN-GP critic runs without dropout (see critic_update).
             train=not wasserstein,
             rngs={"dropout": key},
@@ -500,6 +518,71 @@ def _wgan_step(
     return state.replace(step=state.step + 1), {**metrics, "g_loss": g_loss}
 
 
+def split_labels(batch: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(rows, labels) of a conditional GAN's data: the label is the last
+    column, 0.0 or 1.0, returned as int32."""
+    return batch[:, :-1], batch[:, -1].astype(jnp.int32)
+
+
+def data_columns(config: GANConfig, num_features: int) -> int:
+    """Columns of the data a GAN of `num_features` features learns from:
+    the features, and for "conditional" each row's label after them."""
+    return num_features + (config.objective == "conditional")
+
+
+def with_labels(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A conditional GAN's data: `rows` with each row's 0/1 label as a last
+    column, the label-1 rows repeated until each class has about as many.
+
+    Balancing matters because a step draws its batch uniformly: with 2 %
+    minority rows the generator would hardly ever be asked for the class it
+    is trained to make. The repeats are whole copies in a fixed order, so
+    the data (and the run) is a function of the rows and labels alone.
+
+    Args:
+        rows: (rows, features) scaled rows.
+        labels: (rows,) 0/1 labels.
+
+    Returns:
+        (rows', features + 1) float32: the label-0 rows, then the label-1
+        rows repeated round(#0 / #1) times (at least once).
+    """
+    rows = np.asarray(rows, np.float32)
+    labels = np.asarray(labels)
+    if labels.shape != rows.shape[:1]:
+        raise ValueError(
+            f"{labels.shape[0] if labels.ndim else 0} labels for "
+            f"{rows.shape[0]} rows; give one label per row"
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    minority, majority = rows[labels == 1], rows[labels == 0]
+    if not len(minority):
+        raise ValueError("a conditional GAN needs rows of label 1")
+    repeats = max(1, round(len(majority) / len(minority)))
+    labelled = [
+        np.column_stack([majority, np.zeros(len(majority), np.float32)]),
+        np.tile(
+            np.column_stack([minority, np.ones(len(minority), np.float32)]),
+            (repeats, 1),
+        ),
+    ]
+    return np.concatenate(labelled)
+
+
+def _check_labels_column(config: GANConfig, data: np.ndarray) -> None:
+    """Raises ValueError if a conditional GAN's data has a label other
+    than 0 or 1 in its last column."""
+    if (
+        config.objective == "conditional"
+        and not np.isin(np.asarray(data)[..., -1], (0.0, 1.0)).all()
+    ):
+        raise ValueError(
+            "a conditional GAN's data must hold each row's label, 0 or 1, "
+            "in its last column (see gan_jax.training.with_labels)"
+        )
+
+
 def rows_per_step(config: GANConfig) -> int:
     """Real rows one training step reads: a batch, or one per critic
     update for "wgan-gp"."""
@@ -521,6 +604,10 @@ def train_step(
     saves a third of the generator's work per step. Batch norm uses batch
     statistics, and its running averages advance once per step.
 
+    With `config.objective == "conditional"` each generated row is made
+    for the label of the real row in its place, and both networks see the
+    labels.
+
     With `config.objective == "wgan-gp"` the step is `critic_steps`
     critic updates (`critic_update`), each on its own share of
     `real_batch` and its own generated rows, then one generator update on
@@ -529,7 +616,9 @@ def train_step(
     Args:
         state: the GAN before the step.
         real_batch: (batch, num_features) real rows, scaled to [-1, 1]
-            (for "wgan-gp", `critic_steps` batches one after another).
+            (for "wgan-gp", `critic_steps` batches one after another; for
+            "conditional", (batch, num_features + 1): each row's label,
+            0 or 1, as its last value).
         key: PRNG key for the noise and both updates' dropout.
 
     Returns:
@@ -542,17 +631,22 @@ def train_step(
     real_batch = jnp.asarray(real_batch, jnp.float32)
     if state.config.objective == "wgan-gp":
         return _wgan_step(state, real_batch, key)
+    labels = None
+    if state.config.objective == "conditional":
+        # Each generated row is made for the label of the real row in its
+        # place, so both sides of the discriminator see the same classes.
+        real_batch, labels = split_labels(real_batch)
     noise_key, discriminator_key, generator_key = jax.random.split(key, 3)
     noise = jax.random.normal(
         noise_key,
         (real_batch.shape[0], state.config.latent_dim),
         jnp.float32,
     )
-    forward = generator_forward(state, noise)
+    forward = generator_forward(state, noise, labels)
     state, metrics = discriminator_update(
-        state, real_batch, forward.rows, discriminator_key
+        state, real_batch, forward.rows, discriminator_key, labels
     )
-    state, g_loss = generator_update(state, forward, generator_key)
+    state, g_loss = generator_update(state, forward, generator_key, labels)
     return state.replace(step=state.step + 1), {**metrics, "g_loss": g_loss}
 
 
@@ -623,7 +717,9 @@ def train(
 
     Args:
         state: the GAN to continue from.
-        data: (rows, num_features) real rows, scaled to [-1, 1].
+        data: (rows, num_features) real rows, scaled to [-1, 1]; for the
+            "conditional" objective, each row's label, 0 or 1, after its
+            features (`with_labels` makes such data).
         num_steps: number of steps to take (0 returns `state` unchanged).
         key: the run's PRNG key; pass the same key to every call of a run.
         chunk_size: steps per compiled call; the result does not depend on
@@ -649,13 +745,20 @@ def train(
             "data must be a non-empty (rows, features) array, got shape "
             f"{data.shape}"
         )
-    if data.shape[1] != state.num_features:
+    columns = data_columns(state.config, state.num_features)
+    if data.shape[1] != columns:
         raise ValueError(
-            f"data has {data.shape[1]} features but the GAN was made for "
-            f"{state.num_features}"
+            f"data has {data.shape[1]} columns but the GAN was made for "
+            f"{columns}"
+            + (
+                f" ({state.num_features} features and the label)"
+                if columns != state.num_features
+                else ""
+            )
         )
     if not bool(jnp.isfinite(data).all()):
         raise ValueError("data contains NaN or infinite values")
+    _check_labels_column(state.config, data)
 
     def one_chunk(state, length):
         state, metrics = _train_chunk_jit(state, data, key, length)
@@ -832,7 +935,8 @@ def train_many(
     Args:
         config: the GANs' configuration (all GANs share it).
         data: (rows, features) real rows in [-1, 1] that every GAN learns,
-            or one such array per key (row counts may differ).
+            or one such array per key (row counts may differ); labels last
+            for "conditional", as for `train`.
         keys: (seeds,) root keys, one per GAN.
         num_steps: steps to take (0 returns the states unchanged).
         states: stacked states to continue from (a previous `train_many`,
@@ -862,7 +966,8 @@ def train_many(
     keys = _key_array(keys)
     num_seeds = keys.shape[0]
     rows, counts, shared = _stack_data(data, num_seeds)
-    num_features = rows.shape[-1]
+    _check_labels_column(config, rows)
+    num_features = rows.shape[-1] - (config.objective == "conditional")
     if states is None:
         states = init_many(config, num_features, keys)
     else:
@@ -1051,8 +1156,9 @@ def _check_stacked(
         )
     if states.num_features != num_features:
         raise ValueError(
-            f"data has {num_features} features but the GANs were made for "
-            f"{states.num_features}"
+            f"data has {data_columns(config, num_features)} columns but the "
+            "GANs were made for "
+            f"{data_columns(config, states.num_features)}"
         )
 
 

@@ -1021,3 +1021,76 @@ def test_remove_older_steps_leaves_other_files_alone(saved, tmp_path):
     ]
     remove_older_steps(tmp_path)  # no steps at all: nothing to do
     assert (directory / "8").is_dir()
+
+
+# --- conditional GANs ---------------------------------------------------------
+
+CONDITIONAL_CONFIG = dataclasses.replace(CONFIG, objective="conditional")
+
+
+def _labels() -> np.ndarray:
+    return (np.arange(NUM_ROWS) % 5 == 0).astype(np.int64)
+
+
+def test_a_conditional_gan_resumes_to_the_same_bits(tmp_path):
+    rows, labels = _rows(seed=4), _labels()
+
+    def fit(num_steps, directory=None):
+        return _fit(
+            num_steps,
+            directory,
+            every=4,
+            rows=rows,
+            labels=labels,
+            config=CONDITIONAL_CONFIG,
+        )
+
+    fit(4, tmp_path)
+    resumed = fit(8, tmp_path)
+    straight = fit(8)
+    assert_same_checkpoint(resumed, straight)
+    assert_same_checkpoint(restore(tmp_path), straight)
+    # Scaled on every row, majority included; sampled with label 1.
+    np.testing.assert_array_equal(resumed.scaler.data_min, rows.min(axis=0))
+    key = jax.random.key(8)
+    np.testing.assert_array_equal(
+        restore(tmp_path).sample(50, key), straight.sample(50, key)
+    )
+    assert resumed.sample(50, key).shape == (50, NUM_FEATURES)
+
+
+def test_a_conditional_folder_of_other_labels_is_not_resumed(tmp_path):
+    rows, labels = _rows(seed=4), _labels()
+    _fit(
+        4,
+        tmp_path,
+        every=4,
+        rows=rows,
+        labels=labels,
+        config=CONDITIONAL_CONFIG,
+    )
+    error = _raised_by(
+        lambda: _fit(
+            8,
+            tmp_path,
+            every=4,
+            rows=rows,
+            labels=np.roll(labels, 1),
+            config=CONDITIONAL_CONFIG,
+        )
+    )
+    assert isinstance(error, CheckpointError)
+    assert "other rows" in str(error)
+
+
+@pytest.mark.parametrize(
+    "config, labels, message",
+    [
+        (CONDITIONAL_CONFIG, None, "pass labels"),
+        (CONFIG, _labels(), "labels are for the conditional objective"),
+        (CONDITIONAL_CONFIG, _labels()[:-1], "labels for"),
+    ],
+)
+def test_labels_go_with_conditional_gans_only(config, labels, message):
+    with pytest.raises(ValueError, match=message):
+        _fit(2, config=config, labels=labels)

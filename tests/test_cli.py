@@ -864,6 +864,7 @@ def test_detect_writes_its_report_and_compares_every_detector(
         (["--test-size", "1.5"], "test_size"),
         (["--data", "missing.csv"], "missing.csv"),
         (["--latent-dim", "0"], "latent_dim"),
+        (["--objective", "conditional"], "conditional objective needs labels"),
     ],
 )
 def test_bad_detect_options_give_one_line_and_exit_2(

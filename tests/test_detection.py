@@ -232,6 +232,7 @@ def test_rows_of_another_width_are_refused(fitted):
                 st.sampled_from([0, -1, np.inf, np.nan]),
             ),
             ("config", st.just({"latent_dim": 8})),
+            ("config", st.just(GANConfig(objective="conditional"))),
         ]
     ),
     data=st.data(),

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -249,3 +251,34 @@ def test_compare_rerun_finds_every_changed_value():
     assert check.line().startswith("re-run of seed 1: NOT identical, 2 values")
     missing = evaluation.compare_rerun(metrics, again.iloc[:0], 1)
     assert missing.differences == ("gan with lr: missing from one of the two",)
+
+
+def test_a_conditional_gan_learns_the_whole_training_split_only(
+    table, monkeypatch
+):
+    learned = []
+    real_train_many = evaluation.train_many_checkpointed
+
+    def spy_gan_training(rows, *args, **kwargs):
+        learned.append((rows, kwargs["labels"]))
+        return real_train_many(rows, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "train_many_checkpointed", spy_gan_training)
+    settings = RunSettings(
+        **{
+            **FAST.__dict__,
+            "num_seeds": 1,
+            "oversamplers": ("none", "gan"),
+            "gan": dataclasses.replace(SMALL_CONFIG, objective="conditional"),
+        }
+    )
+    result = run_comparison(table, settings)
+    parts = evaluation.split_for_run(table, settings)[0]
+    ((rows,), (labels,)) = learned[0]
+    np.testing.assert_array_equal(rows, parts.train.features)
+    np.testing.assert_array_equal(labels, parts.train.labels)
+    test_rows = {row.tobytes() for row in parts.test.features}
+    assert not test_rows & {row.tobytes() for row in rows}
+    gan_fits = result.metrics[result.metrics["oversampler"] == "gan"]
+    assert len(gan_fits) == len(FAST.classifiers)
+    assert (gan_fits["n_synthetic"] > 0).all()

@@ -25,6 +25,7 @@ from gan_jax import (
     train,
     train_many,
     unstack_states,
+    with_labels,
 )
 from gan_jax import training as training_module
 
@@ -378,3 +379,35 @@ def test_sharding_across_four_host_devices_changes_no_bit():
         "history_equal": True,
         "seeds": 5,
     }
+
+
+def test_conditional_gans_end_in_the_bits_of_ones_trained_alone():
+    # The labels enter both networks one-hot, concatenated to their input.
+    config = dataclasses.replace(SMALL_CONFIG, objective="conditional")
+    seeds = [3, 4]
+    data = []
+    for index, seed in enumerate(seeds):
+        rows = _rows(seed, 30 + 7 * index)
+        labels = (np.arange(len(rows)) % 6 == 0).astype(int)
+        data.append(with_labels(rows, labels))
+    states, history = train_many(
+        config, data, _keys(seeds), 4, chunk_size=4, seeds_per_group=2
+    )
+    for index, state in enumerate(unstack_states(states)):
+        keys = gan_keys(jax.random.key(seeds[index]))
+        alone_state, alone_history = train(
+            init_state(config, NUM_FEATURES, keys.init),
+            data[index],
+            4,
+            keys.train,
+            chunk_size=4,
+        )
+        assert tree_equal(state, alone_state)
+        for name in METRIC_NAMES:
+            assert np.array_equal(history[name][index], alone_history[name])
+
+
+def test_conditional_gans_refuse_data_without_labels():
+    config = dataclasses.replace(SMALL_CONFIG, objective="conditional")
+    with pytest.raises(ValueError, match="label, 0 or 1"):
+        train_many(config, _rows(0, 20), _keys([0]), 2)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -194,3 +196,25 @@ def test_a_sampler_that_refuses_the_data_says_which_and_why():
     labels = np.r_[np.zeros(200, int), np.ones(20, int)]
     with pytest.raises(DataError, match="adasyn cannot oversample"):
         resample("adasyn", features, labels, ratio=0.5, seed=0)
+
+
+def test_a_conditional_gan_oversampler_learns_every_row(training_rows):
+    features, labels = training_rows
+    config = dataclasses.replace(SMALL_CONFIG, objective="conditional")
+    sampler = GANOversampler(
+        sampling_strategy=0.25, random_state=0, config=config, num_steps=30
+    )
+    new_features, new_labels = sampler.fit_resample(features, labels)
+    to_add = num_rows_to_add(labels, 0.25)
+    assert len(new_features) == len(features) + to_add
+    assert (new_labels[len(labels) :] == 1).all()
+    np.testing.assert_array_equal(new_features[: len(features)], features)
+    # One GAN, for the minority, scaled on all the rows it learned.
+    assert list(sampler.scalers_) == [1]
+    np.testing.assert_array_equal(
+        sampler.scalers_[1].data_min, features.min(axis=0)
+    )
+    again = GANOversampler(
+        sampling_strategy=0.25, random_state=0, config=config, num_steps=30
+    ).fit_resample(features, labels)
+    np.testing.assert_array_equal(again[0], new_features)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -62,3 +64,27 @@ def test_zero_rows_give_an_empty_array(trained):
 def test_bad_row_count_is_rejected(trained, num_rows):
     with pytest.raises(ValueError, match="num_rows"):
         sample(trained, num_rows, jax.random.key(0))
+
+
+@pytest.mark.parametrize("label", [2, -1, True, 0.5])
+def test_a_label_other_than_0_or_1_is_refused(trained, label):
+    with pytest.raises(ValueError, match="label must be 0 or 1"):
+        sample(trained, 10, jax.random.key(3), label=label)
+
+
+def test_an_unconditional_gan_ignores_the_label(trained):
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(
+        sample(trained, 50, key, label=0), sample(trained, 50, key)
+    )
+
+
+def test_a_conditional_gan_samples_each_label_apart_and_reproducibly():
+    config = dataclasses.replace(SMALL_CONFIG, objective="conditional")
+    state = init_state(config, 4, jax.random.key(0))
+    key = jax.random.key(3)
+    minority = np.asarray(sample(state, 300, key))
+    np.testing.assert_array_equal(minority, sample(state, 300, key, label=1))
+    assert not np.array_equal(minority, sample(state, 300, key, label=0))
+    # Same prefix property as for every GAN.
+    np.testing.assert_array_equal(minority[:7], sample(state, 7, key))
