@@ -36,6 +36,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from gan_jax.config import GANConfig
+from gan_jax.quality import marginal_distance
 from gan_jax.sampling import sample
 from gan_jax.scaling import QuantileScaler, Scaler, make_scaler
 from gan_jax.training import (
@@ -107,8 +108,15 @@ class Checkpoint:
         feature_names: the columns the GAN generates, in order.
         target: the label column of the table it came from.
         minority_label: the label value of the rows it learned.
-        fingerprint: SHA-256 of the training rows (original units).
+        fingerprint: SHA-256 of the training rows (original units; with
+            their labels, for a conditional GAN).
         versions: package versions of the process that saved it.
+        select_every: steps between measurements of the generator for
+            model selection, or None when training keeps its last step.
+        selected: the state at the best step measured so far (see
+            `train_checkpointed`), or None without selection.
+        selection: (measurements, 2) float64: each measured step and its
+            `gan_jax.quality.marginal_distance`.
     """
 
     state: GANState
@@ -120,6 +128,11 @@ class Checkpoint:
     minority_label: Any
     fingerprint: str
     versions: dict[str, str]
+    select_every: int | None = None
+    selected: GANState | None = None
+    selection: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros((0, 2))
+    )
 
     @property
     def step(self) -> int:
@@ -129,9 +142,21 @@ class Checkpoint:
     def config(self) -> GANConfig:
         return self.state.config
 
+    @property
+    def generator(self) -> GANState:
+        """The GAN that samples: the selected step's where there is one,
+        else the last step's."""
+        return self.state if self.selected is None else self.selected
+
+    @property
+    def selected_step(self) -> int:
+        """The step whose GAN samples (the last one without selection)."""
+        return int(self.generator.step)
+
     def sample(self, num_rows: int, key: jax.Array) -> np.ndarray:
-        """(num_rows, features) synthetic rows in the original units."""
-        rows = np.asarray(sample(self.state, num_rows, key))
+        """(num_rows, features) synthetic rows in the original units, from
+        `generator`."""
+        rows = np.asarray(sample(self.generator, num_rows, key))
         return self.scaler.inverse_transform(rows)
 
 
@@ -221,6 +246,7 @@ def train_checkpointed(
     target: str = "Class",
     minority_label: Any = 1,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    select_every: int | None = None,
     callback: Callable[[GANState, dict[str, np.ndarray]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Checkpoint:
@@ -248,6 +274,15 @@ def train_checkpointed(
         feature_names, target, minority_label: recorded with each save, so
             that `gan-jax sample` can write a table like the input.
         chunk_size: steps per compiled call (does not change the result).
+        select_every: model selection: every `select_every` steps,
+            `SELECTION_ROWS` rows are generated (of label 1, for a
+            conditional GAN; always with the same key) and their
+            `gan_jax.quality.marginal_distance` to the rows of the class
+            the GAN makes, scaled, is measured; the state of the step
+            with the smallest distance so far is kept as `selected`, and
+            `Checkpoint.sample` draws from it. Only training rows are
+            used. Steps after the last multiple of `select_every` are
+            never candidates. None: the last step samples.
         callback: called after each chunk with the state and its metrics.
         should_stop: asked after each chunk; if it answers True, the state
             is saved and `TrainingInterrupted` raised.
@@ -275,6 +310,7 @@ def train_checkpointed(
         target=target,
         minority_label=minority_label,
         chunk_size=chunk_size,
+        select_every=select_every,
         callback=None
         if callback is None
         else lambda states, metrics: callback(
@@ -300,6 +336,7 @@ def train_many_checkpointed(
     target: str = "Class",
     minority_label: Any = 1,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    select_every: int | None = None,
     seeds_per_group: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     callback: Callable[[GANState, dict[str, np.ndarray]], None] | None = None,
@@ -325,8 +362,8 @@ def train_many_checkpointed(
         labels: per GAN, its rows' 0/1 labels ("conditional" only; see
             `train_checkpointed`).
         directories: per GAN, its folder of saved steps; None for no saving.
-        every, keep, feature_names, target, minority_label, chunk_size:
-            as for `train_checkpointed`, the same for every GAN.
+        every, keep, feature_names, target, minority_label, chunk_size,
+        select_every: as for `train_checkpointed`, the same for every GAN.
         seeds_per_group, devices: as for `gan_jax.training.train_many`.
         callback: called after each chunk with the stacked states and the
             chunk's metrics, each of shape (GANs, steps).
@@ -343,6 +380,8 @@ def train_many_checkpointed(
     check_count("num_steps", num_steps, minimum=0)
     check_count("every", every, minimum=1)
     check_count("keep", keep, minimum=1)
+    if select_every is not None:
+        check_count("select_every", select_every, minimum=1)
     rows = [np.asarray(part, dtype=np.float32) for part in rows]
     keys = list(keys)
     if not rows or len(rows) != len(keys):
@@ -366,8 +405,19 @@ def train_many_checkpointed(
             feature_names,
             target,
             minority_label,
+            select_every,
         )
         for part, part_labels, key in zip(rows, labels, keys, strict=True)
+    ]
+    # What selection measures against: the rows of the class each GAN
+    # makes, scaled as it learned them.
+    references = [
+        checkpoint.scaler.transform(
+            part if part_labels is None else part[part_labels == 1]
+        )
+        for checkpoint, part, part_labels in zip(
+            current, rows, labels, strict=True
+        )
     ]
     scaled = [
         checkpoint.scaler.transform(part)
@@ -414,11 +464,15 @@ def train_many_checkpointed(
                 raise TrainingInterrupted(step, _common_parent(directories))
 
         step = current[0].step
-        # Without folders, one call; with them, one call per save.
-        interval = every if managers is not None else max(num_steps, 1)
+        # Without folders, one call; with them, one call per save; and one
+        # per selection measurement.
+        stops = [every] if managers is not None else []
+        stops += [] if select_every is None else [select_every]
         try:
             while step < num_steps:
-                target_step = min(num_steps, (step // interval + 1) * interval)
+                target_step = min(
+                    [num_steps] + [(step // n + 1) * n for n in stops]
+                )
                 states, _ = train_many(
                     config,
                     scaled,
@@ -433,7 +487,16 @@ def train_many_checkpointed(
                 current = updated(states)
                 chunks = [[checkpoint.history] for checkpoint in current]
                 step = current[0].step
-                if managers is not None:
+                if select_every is not None and step % select_every == 0:
+                    current = [
+                        _measured(checkpoint, reference)
+                        for checkpoint, reference in zip(
+                            current, references, strict=True
+                        )
+                    ]
+                if managers is not None and (
+                    step % every == 0 or step == num_steps
+                ):
                     _save_all(managers, current)
         except DivergenceError as error:
             if directories is not None:
@@ -514,6 +577,7 @@ def _fresh(
     feature_names: Sequence[str] | None,
     target: str,
     minority_label: Any,
+    select_every: int | None = None,
 ) -> Checkpoint:
     """A GAN at step 0 with its scaler fitted to `rows` (all of them, for a
     conditional GAN: it learns every class)."""
@@ -534,7 +598,41 @@ def _fresh(
             rows if labels is None else np.column_stack([rows, labels])
         ),
         versions=_versions(),
+        select_every=select_every,
     )
+
+
+#: Rows generated for each model-selection measurement.
+SELECTION_ROWS = 2000
+
+#: Folded into a GAN's root key for the rows of model selection, so that
+#: they are drawn apart from the rows a run samples.
+_SELECTION_STREAM = 0x5E1EC7
+
+
+def selection_key(key: jax.Array) -> jax.Array:
+    """The key of the rows every selection measurement of a GAN draws."""
+    return jax.random.fold_in(key, _SELECTION_STREAM)
+
+
+def _measured(checkpoint: Checkpoint, reference: np.ndarray) -> Checkpoint:
+    """`checkpoint` with its current step measured, and selected if it is
+    the best so far (ties keep the earlier step)."""
+    generated = np.asarray(
+        sample(checkpoint.state, SELECTION_ROWS, selection_key(checkpoint.key))
+    )
+    distance = marginal_distance(reference, generated)
+    selection = np.concatenate(
+        [checkpoint.selection, [[checkpoint.step, distance]]]
+    )
+    best = (
+        checkpoint.selection[:, 1].min() if len(checkpoint.selection) else None
+    )
+    if best is None or distance < best:
+        return dataclasses.replace(
+            checkpoint, selected=checkpoint.state, selection=selection
+        )
+    return dataclasses.replace(checkpoint, selection=selection)
 
 
 def _resume_all(
@@ -589,6 +687,11 @@ def _resume_from(
         raise CheckpointError(
             f"{where} was made with another configuration: "
             + "; ".join(differing)
+        )
+    if saved.select_every != fresh.select_every:
+        raise CheckpointError(
+            f"{where} was trained with select_every {saved.select_every!r}, "
+            f"not {fresh.select_every!r}"
         )
     if saved.state.num_features != fresh.state.num_features:
         raise CheckpointError(
@@ -649,12 +752,16 @@ def _arrays(checkpoint: Checkpoint) -> dict[str, Any]:
         "scaler": _scaler_arrays(checkpoint.scaler),
         "key": np.asarray(jax.random.key_data(checkpoint.key)),
     }
-    # Orbax refuses empty arrays: a step-0 checkpoint has no history.
+    # Orbax refuses empty arrays: a step-0 checkpoint has no history, and
+    # one measured before selection has none of that either.
     if checkpoint.step > 0:
         arrays["history"] = {
             name: np.asarray(checkpoint.history[name], np.float32)
             for name in METRIC_NAMES
         }
+    if checkpoint.selected is not None:
+        arrays["selected"] = checkpoint.selected
+        arrays["selection"] = np.asarray(checkpoint.selection, np.float64)
     return arrays
 
 
@@ -723,13 +830,32 @@ def _meta(checkpoint: Checkpoint, arrays: dict[str, Any]) -> dict[str, Any]:
         # The shape of the knots, which restoring needs before reading
         # them (the checksum covers it with the arrays).
         meta["scaler_knots"] = int(checkpoint.scaler.knots.shape[1])
+    if checkpoint.select_every is not None:
+        meta["select_every"] = checkpoint.select_every
+        # What restoring needs to know before reading the arrays.
+        meta["selected_step"] = (
+            None if checkpoint.selected is None else checkpoint.selected_step
+        )
+        meta["measurements"] = len(checkpoint.selection)
     # Through JSON first, so that the checksum sees what a reader will
     # (tuples become lists).
-    described = json.loads(
-        json.dumps({field: meta[field] for field in _CHECKED_FIELDS})
-    )
+    described = json.loads(json.dumps(_described(meta)))
     meta["checksum"] = _checksum(arrays, described)
     return meta
+
+
+#: Metadata of model selection, checksummed where present (checkpoints
+#: saved without selection do not have them).
+_SELECTION_FIELDS = ("select_every", "selected_step", "measurements")
+
+
+def _described(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields the checksum covers."""
+    described = {field: meta.get(field) for field in _CHECKED_FIELDS}
+    described.update(
+        {field: meta[field] for field in _SELECTION_FIELDS if field in meta}
+    )
+    return described
 
 
 def _key_impl_name(key: jax.Array) -> str:
@@ -842,6 +968,15 @@ def _restore_step(path: Path) -> Checkpoint:
         names = tuple(str(name) for name in meta["feature_names"])
         if len(names) != num_features or num_features < 1 or step < 0:
             raise ValueError("inconsistent sizes")
+        select_every = meta.get("select_every")
+        selected_step = meta.get("selected_step")
+        measurements = int(meta.get("measurements", 0))
+        if select_every is not None:
+            select_every = int(select_every)
+        if selected_step is not None:
+            selected_step = int(selected_step)
+            if not 0 <= selected_step <= step or measurements < 1:
+                raise ValueError("inconsistent selection")
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(
             f"{path} is damaged: its metadata is inconsistent ({error})"
@@ -859,7 +994,13 @@ def _restore_step(path: Path) -> Checkpoint:
         raise CheckpointError(
             f"{path} is damaged: its metadata is inconsistent (scaler_knots)"
         ) from None
-    template = _arrays(_template(config, num_features, step, key, knots))
+    template = _template(config, num_features, step, key, knots)
+    if selected_step is not None:
+        template.selected = template.state.replace(
+            step=jax.numpy.asarray(selected_step, template.state.step.dtype)
+        )
+        template.selection = np.zeros((measurements, 2), np.float64)
+    template = _arrays(template)
     try:
         with _quiet():
             checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
@@ -878,8 +1019,7 @@ def _restore_step(path: Path) -> Checkpoint:
             f"({type(error).__name__}: {first_line[:200]})"
         ) from None
     restored = jax.tree.map(np.asarray, restored)
-    described = {field: meta.get(field) for field in _CHECKED_FIELDS}
-    if _checksum(restored, described) != meta.get("checksum"):
+    if _checksum(restored, _described(meta)) != meta.get("checksum"):
         raise CheckpointError(
             f"{path} is damaged: its arrays do not match the checksum "
             "recorded when it was saved"
@@ -901,6 +1041,13 @@ def _restore_step(path: Path) -> Checkpoint:
         minority_label=meta.get("minority_label", 1),
         fingerprint=str(meta.get("fingerprint", "")),
         versions=dict(meta.get("versions", {})),
+        select_every=select_every,
+        selected=None
+        if selected_step is None
+        else jax.tree.map(jax.numpy.asarray, restored["selected"]),
+        selection=restored["selection"]
+        if selected_step is not None
+        else np.zeros((0, 2)),
     )
 
 

@@ -414,6 +414,14 @@ def _add_run_options(
         f"{defaults.ratio}",
     )
     group.add_argument(
+        "--select-every",
+        type=int,
+        metavar="N",
+        help="model selection: sample each GAN from the step, among every "
+        "N-th, whose rows are closest to its training minority rows; "
+        "default: the last step",
+    )
+    group.add_argument(
         "--class-weight",
         choices=("reference", "balanced"),
         help="weights of the class-weight oversampler: reference {0: 1, "
@@ -820,6 +828,7 @@ _RUN_OPTIONS = (
     "seed",
     "ratio",
     "steps",
+    "select_every",
     "class_weight",
     "test_size",
     "forest_rows_per_tree",
@@ -859,6 +868,7 @@ def _run_inputs(args: argparse.Namespace):
         "seed": args.seed,
         "ratio": args.ratio,
         "gan_steps": args.steps,
+        "gan_select_every": args.select_every,
         "class_weight": args.class_weight,
         "test_size": args.test_size,
         "forest_rows_per_tree": args.forest_rows_per_tree,

@@ -206,6 +206,11 @@ class RunSettings:
         test_size: share of each class held out for testing.
         ratio: minority / majority after oversampling.
         gan_steps: training steps of each seed's GAN.
+        gan_select_every: model selection: each seed's GAN samples from
+            the step, among every `gan_select_every`-th, whose rows are
+            closest to its training minority rows
+            (`gan_jax.train_checkpointed`'s `select_every`); None: from
+            its last step.
         class_weight: "reference" ({0: 1, 1: 10}) or "balanced".
         forest_rows_per_tree: rows each random-forest tree draws when the
             training set is larger (None: every row, scikit-learn's
@@ -233,6 +238,7 @@ class RunSettings:
     test_size: float = 0.3
     ratio: float = 0.25
     gan_steps: int = 1000
+    gan_select_every: int | None = None
     class_weight: str = "reference"
     forest_rows_per_tree: int | None = 20_000
     gan: GANConfig = GANConfig()
@@ -243,6 +249,14 @@ class RunSettings:
         _check_repetitions(self)
         if not (_is_real(self.ratio) and 0 < self.ratio <= 1):
             raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
+        if self.gan_select_every is not None:
+            _check_positive_int("gan_select_every", self.gan_select_every)
+            if self.gan_select_every > self.gan_steps:
+                raise ValueError(
+                    f"gan_select_every ({self.gan_select_every}) is more "
+                    f"than the {self.gan_steps} GAN steps: no step would "
+                    "be measured"
+                )
         if self.forest_rows_per_tree is not None:
             _check_positive_int(
                 "forest_rows_per_tree", self.forest_rows_per_tree

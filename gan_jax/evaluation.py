@@ -84,12 +84,15 @@ class SeedGAN:
         held_out: (rows, features) the test split's minority rows, which no
             fit sees, for the quality of the synthetic rows
             (`gan_jax.quality`); None where no test split was given.
+        selected_step: the step the synthetic rows were sampled from (the
+            last, unless the run selects one).
     """
 
     history: dict[str, np.ndarray]
     real: np.ndarray
     synthetic: np.ndarray
     held_out: np.ndarray | None = None
+    selected_step: int | None = None
 
 
 @dataclasses.dataclass(eq=False)
@@ -234,6 +237,7 @@ def train_seed_gan(
         settings.gan_steps,
         seed_gan_key(seed),
         labels=labels,
+        select_every=settings.gan_select_every,
         directory=checkpoint_dir,
         every=checkpoint_every,
         feature_names=train.feature_names,
@@ -267,6 +271,7 @@ def _seed_gan(
         train.minority_features,
         synthetic.astype(train.features.dtype),
         None if test is None else test.minority_features,
+        fitted.selected_step,
     )
 
 
@@ -382,6 +387,7 @@ def train_gans(
         settings.gan_steps,
         [seed_gan_key(seed) for seed in seeds],
         labels=None if labels[0] is None else list(labels),
+        select_every=settings.gan_select_every,
         directories=None
         if checkpoint_root is None
         else [Path(checkpoint_root) / f"seed-{seed}" for seed in seeds],

@@ -242,6 +242,10 @@ class GANOversampler(BaseOverSampler):
             and a later fit on the same rows continues from there (see
             `gan_jax.checkpoints.train_checkpointed`).
         checkpoint_every: steps between saves.
+        select_every: model selection: sample from the step, among every
+            `select_every`-th, whose rows are closest to the training rows
+            of the class (see `gan_jax.train_checkpointed`); None: from
+            the last step.
 
     Attributes:
         states_: the trained `GANState` per resampled class.
@@ -258,6 +262,7 @@ class GANOversampler(BaseOverSampler):
         "callback": [callable, None],
         "checkpoint_dir": [str, os.PathLike, None],
         "checkpoint_every": [numbers.Integral],
+        "select_every": [numbers.Integral, None],
     }
 
     def __init__(
@@ -271,6 +276,7 @@ class GANOversampler(BaseOverSampler):
         callback=None,
         checkpoint_dir=None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        select_every: int | None = None,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
@@ -280,6 +286,7 @@ class GANOversampler(BaseOverSampler):
         self.callback = callback
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.select_every = select_every
 
     def _fit_resample(self, X, y):
         config = self.config or GANConfig()
@@ -299,6 +306,7 @@ class GANOversampler(BaseOverSampler):
                 self.num_steps,
                 jax.random.fold_in(root, classes.index(label)),
                 labels=labels,
+                select_every=self.select_every,
                 directory=None
                 if self.checkpoint_dir is None
                 else Path(self.checkpoint_dir) / f"class-{label}",

@@ -523,6 +523,18 @@ def _run_section(
         )
     if "gan" in settings.oversamplers:
         lines.append(f"- GAN training steps per seed: {settings.gan_steps}")
+        if settings.gan_select_every is not None:
+            chosen = ", ".join(
+                f"seed {seed}: step {gan.selected_step}"
+                for seed, gan in result.gans.items()
+            )
+            lines.append(
+                "- GAN model selection: every "
+                f"{settings.gan_select_every} steps, the rows of each GAN "
+                "were measured against its training minority rows (mean "
+                "Wasserstein distance of the features); it sampled from "
+                f"the closest step ({chosen})"
+            )
         lines.append(f"- GAN configuration: `{settings.gan}`")
     return "\n".join(lines)
 

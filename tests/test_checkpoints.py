@@ -28,8 +28,10 @@ from conftest import tree_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gan_jax
 from gan_jax import METRIC_NAMES, GANConfig, Scaler, init_state, train, training
 from gan_jax.checkpoints import (
+    SELECTION_ROWS,
     Checkpoint,
     CheckpointError,
     TrainingInterrupted,
@@ -39,8 +41,10 @@ from gan_jax.checkpoints import (
     restore,
     rows_fingerprint,
     save,
+    selection_key,
     train_checkpointed,
 )
+from gan_jax.quality import marginal_distance
 from gan_jax.scaling import QuantileScaler
 from gan_jax.training import DivergenceError
 
@@ -166,6 +170,10 @@ def assert_same_checkpoint(left: Checkpoint, right: Checkpoint) -> None:
     assert left.target == right.target
     assert left.minority_label == right.minority_label
     assert left.fingerprint == right.fingerprint
+    assert left.select_every == right.select_every
+    assert tree_equal(left.selected, right.selected)
+    assert left.selection.dtype == right.selection.dtype == np.float64
+    np.testing.assert_array_equal(left.selection, right.selection)
 
 
 def test_assert_same_checkpoint_sees_any_difference():
@@ -1094,3 +1102,67 @@ def test_a_conditional_folder_of_other_labels_is_not_resumed(tmp_path):
 def test_labels_go_with_conditional_gans_only(config, labels, message):
     with pytest.raises(ValueError, match=message):
         _fit(2, config=config, labels=labels)
+
+
+# --- model selection ----------------------------------------------------------
+
+
+def test_selection_samples_from_the_step_closest_to_the_training_rows():
+    rows = _rows()
+    selecting = _fit(12, select_every=4)
+    measured = []
+    for step in (4, 8, 12):
+        plain = _straight(step)
+        generated = np.asarray(
+            gan_jax.sample(
+                plain.state, SELECTION_ROWS, selection_key(plain.key)
+            )
+        )
+        distance = marginal_distance(plain.scaler.transform(rows), generated)
+        measured.append((step, distance, plain))
+    np.testing.assert_array_equal(
+        selecting.selection, [[step, d] for step, d, _ in measured]
+    )
+    _, _, best = min(measured, key=lambda item: item[1])
+    assert selecting.selected_step == best.step
+    assert tree_equal(selecting.selected, best.state)
+    # Training itself is untouched by the measurements.
+    assert tree_equal(selecting.state, _straight(12).state)
+    key = jax.random.key(9)
+    np.testing.assert_array_equal(
+        selecting.sample(100, key), best.sample(100, key)
+    )
+
+
+def test_without_selection_the_last_step_samples():
+    plain = _straight(8)
+    assert plain.selected is None and plain.select_every is None
+    assert plain.selected_step == 8
+    assert plain.generator is plain.state
+
+
+@pytest.mark.parametrize("stop_at", [6, 8])
+def test_a_selecting_run_resumes_to_the_same_bits(tmp_path, stop_at):
+    _fit(stop_at, tmp_path, every=3, select_every=4)
+    resumed = _fit(12, tmp_path, every=3, select_every=4)
+    straight = _fit(12, select_every=4)
+    assert_same_checkpoint(resumed, straight)
+    restored = restore(tmp_path)
+    assert_same_checkpoint(restored, straight)
+    key = jax.random.key(9)
+    np.testing.assert_array_equal(
+        restored.sample(100, key), straight.sample(100, key)
+    )
+
+
+def test_a_folder_with_another_selection_is_not_resumed(tmp_path):
+    _fit(4, tmp_path, every=4, select_every=4)
+    error = _raised_by(lambda: _fit(8, tmp_path, every=4))
+    assert isinstance(error, CheckpointError)
+    assert "select_every 4" in str(error)
+
+
+@pytest.mark.parametrize("select_every", [0, -4, 2.5, True])
+def test_a_bad_selection_interval_is_refused(select_every):
+    with pytest.raises(ValueError, match="select_every"):
+        _fit(4, select_every=select_every)

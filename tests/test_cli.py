@@ -318,6 +318,9 @@ def finished_run(fraud_csv, tmp_path_factory):
         "--out",
         str(out),
         *FAST_RUN,
+        # Model selection rides along: the rerun test then covers it too.
+        "--select-every",
+        "10",
     )
     assert result.returncode == 0, result.stderr
     return out, result
@@ -342,6 +345,11 @@ def test_run_writes_every_output_file(finished_run):
         ]
     metrics = pd.read_csv(out / "metrics.csv")
     assert len(metrics) == 3 * 7 * 2
+    record = json.loads((out / "config.json").read_text())
+    assert record["settings"]["gan_select_every"] == 10
+    report = (out / "report.md").read_text()
+    assert "GAN model selection: every 10 steps" in report
+    assert re.search(r"seed 0: step (10|20|30), seed 1: step", report)
     assert f"wrote {out}" in result.stdout
     assert "GAN augmentation" in result.stdout
     assert "Traceback" not in result.stderr
@@ -399,6 +407,8 @@ def test_run_refuses_to_overwrite_a_finished_run(finished_run, capsys):
         (["--oversamplers", "smoat"], "smoat"),
         (["--classifiers", "svm"], "svm"),
         (["--ratio", "0"], "ratio"),
+        (["--select-every", "0"], "gan_select_every"),
+        (["--steps", "100", "--select-every", "250"], "no step would"),
         (["--seeds", "0"], "num_seeds"),
         (["--jobs", "0"], "--jobs"),
         (["--config", "missing.json"], "no such file"),

@@ -282,3 +282,28 @@ def test_a_conditional_gan_learns_the_whole_training_split_only(
     gan_fits = result.metrics[result.metrics["oversampler"] == "gan"]
     assert len(gan_fits) == len(FAST.classifiers)
     assert (gan_fits["n_synthetic"] > 0).all()
+
+
+def test_a_selecting_run_samples_the_selected_step_as_the_sampler_does(table):
+    settings = RunSettings(
+        **{**FAST.__dict__, "num_seeds": 1, "gan_select_every": 10}
+    )
+    splits = evaluation.split_for_run(table, settings)
+    (seed,) = splits
+    gan = evaluation.train_gans(splits, settings)[seed]
+    assert gan.selected_step in (10, 20)
+    sampler = GANOversampler(
+        config=settings.gan,
+        num_steps=settings.gan_steps,
+        random_state=seed,
+        select_every=10,
+        sampling_strategy={1: len(gan.real) + len(gan.synthetic)},
+    )
+    parts = splits[seed]
+    sampler.fit_resample(parts.train.features, parts.train.labels)
+    assert np.array_equal(sampler.synthetic_[1], gan.synthetic)
+
+
+def test_selection_longer_than_the_training_is_refused():
+    with pytest.raises(ValueError, match="no step would be measured"):
+        RunSettings(gan_steps=100, gan_select_every=250)
