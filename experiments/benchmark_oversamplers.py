@@ -14,9 +14,11 @@ classifier on the training split resampled by each classical oversampler
 (none, class-weight, random, smote, borderline-smote, adasyn) and by each
 GAN variant (objective / transform: reference/minmax, reference/quantile,
 wgan-gp/minmax, wgan-gp/quantile, conditional/minmax, conditional/quantile)
-at each step count, and scores the test
-split. The GAN of a seed is the one `gan-jax run` trains (same key, same
-rows, ratio 0.25); longer step counts continue the same training, so the
+at each step count, and for reference/minmax and reference/quantile also
+with model selection (`--select-every 250` up to the longest step count,
+method "gan <variant> <steps> selected"), and scores the test split. The
+GAN of a seed is the one `gan-jax run` trains (same key, same rows, ratio
+0.25); longer step counts continue the same training, so the
 1000-step rows are exactly those of `gan-jax run --steps 1000`. Each GAN's
 rows are also measured against the test split's minority rows
 (`gan_jax.synthetic_quality`).
@@ -33,7 +35,7 @@ method that matches or beats the best classical oversampler most often.
 One row per fit goes to <out>/fits.csv and one per GAN to
 <out>/quality.csv.
 
-The work is long (hours on a 2-core CPU: 7 datasets x 6 seeds x 4 GAN
+The work is long (hours on a 2-core CPU: 7 datasets x 6 seeds x 6 GAN
 variants, WGAN-GP's critic updating 5 times per step), so it is kept as it
 goes: each finished (dataset, seed) is appended to fits.csv, and a run
 started again with the same --out fits only what is missing there (a new
@@ -75,6 +77,10 @@ VARIANTS = (
     "conditional/minmax",
     "conditional/quantile",
 )
+#: Variants also trained with model selection (`select_every`) to the
+#: longest step count: method "gan <variant> <steps> selected".
+SELECTED = ("reference/minmax", "reference/quantile")
+SELECT_EVERY = 250
 RATIO = 0.25
 TEST_SIZE = 0.3
 ALPHA = 0.05
@@ -85,6 +91,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--steps", default="1000,3000")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--selected",
+        default=",".join(SELECTED),
+        help="variants also run with model selection ('' for none)",
+    )
     parser.add_argument("--classifiers", default=",".join(CLASSIFIERS))
     parser.add_argument("--datasets", default=None)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -98,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     steps = sorted({int(s) for s in args.steps.split(",")})
     variants = args.variants.split(",")
-    unknown = [v for v in variants if v not in VARIANTS]
+    selected = [v for v in args.selected.split(",") if v]
+    unknown = [v for v in variants + selected if v not in VARIANTS]
     if unknown:
         sys.exit(f"unknown variant(s) {unknown}; choose from {VARIANTS}")
     classifiers = tuple(args.classifiers.split(","))
@@ -124,7 +136,12 @@ def main() -> None:
                     for v in variants
                     if any(f"gan {v} {n}" not in present for n in steps)
                 ]
-                if "none" in present and not wanted:
+                selecting = [
+                    v
+                    for v in selected
+                    if _selected_name(v, steps) not in present
+                ]
+                if "none" in present and not wanted and not selecting:
                     continue
                 new_fits, new_quality = _one_seed(
                     parallel,
@@ -135,6 +152,7 @@ def main() -> None:
                     steps,
                     classifiers,
                     classical="none" not in present,
+                    selecting=selecting,
                 )
                 fits = pd.concat([fits, pd.DataFrame(new_fits)])
                 quality = pd.concat([quality, pd.DataFrame(new_quality)])
@@ -176,34 +194,58 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     partial.replace(path)
 
 
+def _selected_name(variant: str, steps: list[int]) -> str:
+    return f"gan {variant} {max(steps)} selected"
+
+
 def _one_seed(
-    parallel, name, table, seed, variants, steps, classifiers, *, classical
+    parallel,
+    name,
+    table,
+    seed,
+    variants,
+    steps,
+    classifiers,
+    *,
+    classical,
+    selecting=(),
 ):
     """The fits (and GAN qualities) of one (dataset, seed): the classical
-    oversamplers' if `classical`, and every step count of `variants`."""
+    oversamplers' if `classical`, every step count of `variants`, and the
+    selected step of each of `selecting`."""
     parts = gan_jax.split(table, test_size=TEST_SIZE, seed=seed)
     train, test = parts.train, parts.test
     to_add = num_rows_to_add(train.labels, RATIO)
     settings = gan_jax.RunSettings(ratio=RATIO, classifiers=classifiers)
     synthetic, quality = {}, []
-    for variant in variants:
+    made = [
+        (f"gan {variant} {step_count}", rows, seconds)
+        for variant in variants
         for step_count, rows, seconds in _gan_rows(
             train, seed, variant, steps, to_add
-        ):
-            method = f"gan {variant} {step_count}"
-            synthetic[method] = rows
-            measured = gan_jax.synthetic_quality(
-                test.minority_features, rows, train.minority_features, seed=seed
-            )
-            quality.append(
-                {
-                    "dataset": name,
-                    "seed": seed,
-                    "method": method,
-                    "gan_seconds": seconds,
-                    **measured.summary(),
-                }
-            )
+        )
+    ]
+    made += [
+        (
+            _selected_name(variant, steps),
+            *_selected_rows(train, seed, variant, max(steps), to_add),
+        )
+        for variant in selecting
+    ]
+    for method, rows, seconds in made:
+        synthetic[method] = rows
+        measured = gan_jax.synthetic_quality(
+            test.minority_features, rows, train.minority_features, seed=seed
+        )
+        quality.append(
+            {
+                "dataset": name,
+                "seed": seed,
+                "method": method,
+                "gan_seconds": seconds,
+                **measured.summary(),
+            }
+        )
     tasks = [(o, c) for o in CLASSICAL if classical for c in classifiers]
     tasks += [(m, c) for m in synthetic for c in classifiers]
     results = parallel(
@@ -261,6 +303,36 @@ def _gan_rows(train, seed, variant, steps, to_add):
             np.asarray(gan_jax.sample(state, to_add, keys.sample))
         ).astype(train.features.dtype)
         yield step_count, rows, time.perf_counter() - start
+
+
+def _selected_rows(train, seed, variant, num_steps, to_add):
+    """(synthetic rows, seconds) of the run's GAN with model selection:
+    what `gan-jax run --select-every SELECT_EVERY` samples."""
+    objective, transform = variant.split("/")
+    config = dataclasses.replace(
+        gan_jax.GANConfig(), objective=objective, transform=transform
+    )
+    rows, labels = gan_jax.gan_training_rows(
+        train.features, train.labels, 1, config
+    )
+    start = time.perf_counter()
+    fitted = gan_jax.train_checkpointed(
+        rows,
+        config,
+        num_steps,
+        seed_gan_key(seed),
+        labels=labels,
+        select_every=SELECT_EVERY,
+    )
+    synthetic = fitted.sample(to_add, gan_jax.gan_keys(fitted.key).sample)
+    print(
+        f"  {variant}: selected step {fitted.selected_step} of {num_steps}",
+        file=sys.stderr,
+    )
+    return (
+        synthetic.astype(train.features.dtype),
+        time.perf_counter() - start,
+    )
 
 
 def _report(fits: pd.DataFrame, quality: pd.DataFrame, args) -> str:
