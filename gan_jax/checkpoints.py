@@ -10,6 +10,10 @@ A checkpoint is one orbax-checkpoint step folder with two items:
   column and minority label, the step, a fingerprint of the training rows,
   a checksum of the arrays and the package versions.
 
+With model selection (`select_every`), a checkpoint also holds the
+measured steps with their distances and the state of the best one, which
+is the one that samples; they are saved and resumed like the rest.
+
 `train_checkpointed` trains one GAN while saving every few steps into a
 folder of such steps (orbax's `CheckpointManager`: each save is written to
 a temporary folder and renamed into place, so a crash during a save leaves

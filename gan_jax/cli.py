@@ -808,9 +808,15 @@ def _sample_command(args: argparse.Namespace, guard: _StopGuard) -> None:
         checkpoint.target,
         checkpoint.minority_label,
     )
+    step = (
+        f"step {checkpoint.step}"
+        if checkpoint.selected is None
+        else f"step {checkpoint.selected_step}, selected among "
+        f"{len(checkpoint.selection)} measured up to step {checkpoint.step}"
+    )
     print(
-        f"wrote {args.rows} synthetic rows (step {checkpoint.step} of "
-        f"{args.checkpoint}, seed {args.seed}) to {args.out}"
+        f"wrote {args.rows} synthetic rows ({step} of {args.checkpoint}, "
+        f"seed {args.seed}) to {args.out}"
     )
 
 

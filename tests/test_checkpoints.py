@@ -1166,3 +1166,28 @@ def test_a_folder_with_another_selection_is_not_resumed(tmp_path):
 def test_a_bad_selection_interval_is_refused(select_every):
     with pytest.raises(ValueError, match="select_every"):
         _fit(4, select_every=select_every)
+
+
+@pytest.fixture(scope="module")
+def saved_selecting(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("selecting")
+    _fit(8, directory, every=8, select_every=4)
+    return directory
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(selected_step=9), "metadata is inconsistent"),
+        (lambda m: m.update(measurements=0), "metadata is inconsistent"),
+        (lambda m: m.update(selected_step=8), "do not match the checksum"),
+        (lambda m: m.update(select_every=2), "do not match the checksum"),
+    ],
+)
+def test_damaged_selection_metadata_is_reported(
+    saved_selecting, tmp_path, change, message
+):
+    step_folder = _copy_step(saved_selecting, tmp_path)
+    _edit_meta(change)(step_folder)
+    with pytest.raises(CheckpointError, match=message):
+        restore(step_folder)
