@@ -570,6 +570,22 @@ def with_labels(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.concatenate(labelled)
 
 
+def _width_message(
+    columns: int, config: GANConfig, num_features: int, *, many: bool = False
+) -> str:
+    """Says that data of `columns` columns does not fit the GAN(s)."""
+    made_for = "GANs were" if many else "GAN was"
+    if config.objective == "conditional":
+        return (
+            f"data has {columns} columns but the conditional {made_for} "
+            f"made for {num_features} features and the label "
+            f"({num_features + 1} columns)"
+        )
+    return f"data has {columns} features but the {made_for} made for " + str(
+        num_features
+    )
+
+
 def _check_labels_column(config: GANConfig, data: np.ndarray) -> None:
     """Raises ValueError if a conditional GAN's data has a label other
     than 0 or 1 in its last column."""
@@ -748,13 +764,7 @@ def train(
     columns = data_columns(state.config, state.num_features)
     if data.shape[1] != columns:
         raise ValueError(
-            f"data has {data.shape[1]} columns but the GAN was made for "
-            f"{columns}"
-            + (
-                f" ({state.num_features} features and the label)"
-                if columns != state.num_features
-                else ""
-            )
+            _width_message(data.shape[1], state.config, state.num_features)
         )
     if not bool(jnp.isfinite(data).all()):
         raise ValueError("data contains NaN or infinite values")
@@ -1156,9 +1166,12 @@ def _check_stacked(
         )
     if states.num_features != num_features:
         raise ValueError(
-            f"data has {data_columns(config, num_features)} columns but the "
-            "GANs were made for "
-            f"{data_columns(config, states.num_features)}"
+            _width_message(
+                data_columns(config, num_features),
+                config,
+                states.num_features,
+                many=True,
+            )
         )
 
 
