@@ -81,6 +81,8 @@ VARIANTS = (
 #: longest step count: method "gan <variant> <steps> selected".
 SELECTED = ("reference/minmax", "reference/quantile")
 SELECT_EVERY = 250
+#: The method `gan-jax run` uses by default, shown pair by pair.
+DEFAULT_METHOD = "gan reference/minmax 1000"
 RATIO = 0.25
 TEST_SIZE = 0.3
 ALPHA = 0.05
@@ -424,7 +426,45 @@ def _report(fits: pd.DataFrame, quality: pd.DataFrame, args) -> str:
         ),
     )
     lines += ["", f"Matches or beats the best classical most often: {best}"]
+    for method in dict.fromkeys([DEFAULT_METHOD, best]):
+        if method in summary:
+            lines += ["", *_one_method_table(fits, method)]
     return "\n".join(lines)
+
+
+def _one_method_table(fits: pd.DataFrame, method: str) -> list[str]:
+    """Per (dataset, classifier): `method` against none and against the
+    best classical oversampler, with the paired p-values."""
+    header = [
+        "dataset",
+        "classifier",
+        "none",
+        "best classical",
+        method,
+        "vs none (p)",
+        "vs best classical (p)",
+    ]
+    rows = []
+    for (dataset, classifier), group in fits.groupby(
+        ["dataset", "classifier"], sort=False
+    ):
+        view = group[["seed", "oversampler", "classifier", "auprc"]]
+        means = view.groupby("oversampler")["auprc"].mean()
+        to_none = paired_differences(view).set_index("oversampler")
+        versus = compare_to_best_classical(view, method=method).iloc[0]
+        rows.append(
+            [
+                dataset,
+                classifier,
+                f"{means['none']:.3f}",
+                f"{means[versus['reference']]:.3f} ({versus['reference']})",
+                f"{means[method]:.3f}",
+                f"{to_none.loc[method, 'mean_difference']:+.3f} "
+                f"({to_none.loc[method, 'p_value']:.2g})",
+                f"{versus['mean_difference']:+.3f} ({versus['p_value']:.2g})",
+            ]
+        )
+    return [f"### {method}, pair by pair", "", *_table(header, rows)]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
