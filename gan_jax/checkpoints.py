@@ -286,7 +286,10 @@ def train_checkpointed(
             with the smallest distance so far is kept as `selected`, and
             `Checkpoint.sample` draws from it. Only training rows are
             used. Steps after the last multiple of `select_every` are
-            never candidates. None: the last step samples.
+            never candidates (measuring the end of a run would make a run
+            continued to more steps select differently from one that went
+            there at once); with fewer steps than `select_every` nothing
+            is measured and the last step samples, as with None.
         callback: called after each chunk with the state and its metrics.
         should_stop: asked after each chunk; if it answers True, the state
             is saved and `TrainingInterrupted` raised.

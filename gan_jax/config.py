@@ -209,8 +209,8 @@ class RunSettings:
         gan_select_every: model selection: each seed's GAN samples from
             the step, among every `gan_select_every`-th, whose rows are
             closest to its training minority rows
-            (`gan_jax.train_checkpointed`'s `select_every`); None: from
-            its last step.
+            (`gan_jax.train_checkpointed`'s `select_every`); None, or
+            fewer steps than that: from its last step.
         class_weight: "reference" ({0: 1, 1: 10}) or "balanced".
         forest_rows_per_tree: rows each random-forest tree draws when the
             training set is larger (None: every row, scikit-learn's
@@ -251,12 +251,6 @@ class RunSettings:
             raise ValueError(f"ratio must lie in (0, 1], got {self.ratio!r}")
         if self.gan_select_every is not None:
             _check_positive_int("gan_select_every", self.gan_select_every)
-            if self.gan_select_every > self.gan_steps:
-                raise ValueError(
-                    f"gan_select_every ({self.gan_select_every}) is more "
-                    f"than the {self.gan_steps} GAN steps: no step would "
-                    "be measured"
-                )
         if self.forest_rows_per_tree is not None:
             _check_positive_int(
                 "forest_rows_per_tree", self.forest_rows_per_tree

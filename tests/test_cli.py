@@ -408,7 +408,6 @@ def test_run_refuses_to_overwrite_a_finished_run(finished_run, capsys):
         (["--classifiers", "svm"], "svm"),
         (["--ratio", "0"], "ratio"),
         (["--select-every", "0"], "gan_select_every"),
-        (["--steps", "100", "--select-every", "250"], "no step would"),
         (["--seeds", "0"], "num_seeds"),
         (["--jobs", "0"], "--jobs"),
         (["--config", "missing.json"], "no such file"),

@@ -304,6 +304,15 @@ def test_a_selecting_run_samples_the_selected_step_as_the_sampler_does(table):
     assert np.array_equal(sampler.synthetic_[1], gan.synthetic)
 
 
-def test_selection_longer_than_the_training_is_refused():
-    with pytest.raises(ValueError, match="no step would be measured"):
-        RunSettings(gan_steps=100, gan_select_every=250)
+def test_a_run_shorter_than_the_selection_interval_samples_its_last_step(
+    table,
+):
+    settings = RunSettings(
+        **{**FAST.__dict__, "num_seeds": 1, "gan_select_every": 250}
+    )
+    splits = evaluation.split_for_run(table, settings)
+    (gan,) = evaluation.train_gans(splits, settings).values()
+    assert gan.selected_step == settings.gan_steps
+    plain = RunSettings(**{**FAST.__dict__, "num_seeds": 1})
+    (alone,) = evaluation.train_gans(splits, plain).values()
+    assert np.array_equal(gan.synthetic, alone.synthetic)
