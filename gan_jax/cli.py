@@ -367,19 +367,28 @@ def _parse_list(known: tuple[str, ...]):
     return parse
 
 
-def _parse_rows_per_tree(text: str) -> int:
-    """'all' is 0 here and None in RunSettings: None means 'not given'."""
-    if text == "all":
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number of rows or 'all', got {text!r}"
-        )
-    return value
+def _positive_or(word: str, what: str):
+    """A parser of a positive integer or `word`, which it returns as 0 (it
+    is None in RunSettings, but None here means 'not given')."""
+
+    def parse(text: str) -> int:
+        if text == word:
+            return 0
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive number of {what} or '{word}', got "
+                f"{text!r}"
+            )
+        return value
+
+    return parse
+
+
+_parse_rows_per_tree = _positive_or("all", "rows")
 
 
 def _add_run_options(
@@ -415,11 +424,12 @@ def _add_run_options(
     )
     group.add_argument(
         "--select-every",
-        type=int,
+        type=_positive_or("none", "steps"),
         metavar="N",
         help="model selection: sample each GAN from the step, among every "
-        "N-th, whose rows are closest to its training minority rows; "
-        "default: the last step",
+        "N-th, whose rows are closest to its training minority rows, or "
+        "'none' for the last step; default: "
+        f"{defaults.gan_select_every or 'none'}",
     )
     group.add_argument(
         "--class-weight",
@@ -881,8 +891,9 @@ def _run_inputs(args: argparse.Namespace):
     }
     try:
         given = {k: v for k, v in values.items() if v is not None}
-        if given.get("forest_rows_per_tree") == 0:
-            given["forest_rows_per_tree"] = None  # --forest-rows-per-tree all
+        for name in ("forest_rows_per_tree", "gan_select_every"):
+            if given.get(name) == 0:  # 'all' or 'none'
+                given[name] = None
         settings = RunSettings(**given, gan=_config_from(args))
     except ValueError as error:
         raise UsageError(f"gan-jax {command}: {error}") from None

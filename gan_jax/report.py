@@ -533,7 +533,8 @@ def _run_section(
                 f"{settings.gan_select_every} steps, the rows of each GAN "
                 "were measured against its training minority rows (mean "
                 "Wasserstein distance of the features); it sampled from "
-                f"the closest step ({chosen})"
+                "the closest step, or from the last where no step was "
+                f"measured ({chosen})"
             )
         lines.append(f"- GAN configuration: `{settings.gan}`")
     return "\n".join(lines)
