@@ -116,22 +116,28 @@ _CONFIG_CHOICES = {"objective": OBJECTIVES, "transform": TRANSFORMS}
 
 
 def _add_config_options(
-    parser: argparse.ArgumentParser, *, unset_default: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    unset_default: bool = False,
+    defaults: GANConfig | None = None,
 ) -> None:
-    """One option per `GANConfig` field, named and defaulted as the field.
+    """One option per `GANConfig` field, named as the field and defaulted
+    as in `defaults` (the reference GAN unless given).
 
     With `unset_default`, options not given are None, so that a command can
     tell them from the defaults (`run --config` refuses them).
     """
+    defaults = defaults or GANConfig()
     group = parser.add_argument_group("GAN configuration (GANConfig)")
     hints = typing.get_type_hints(GANConfig)
     for field in dataclasses.fields(GANConfig):
         hint = hints[field.name]
         parse = _parse_widths if hint == tuple[int, ...] else hint
+        default = getattr(defaults, field.name)
         shown = (
-            ",".join(map(str, field.default))
-            if isinstance(field.default, tuple)
-            else field.default
+            ",".join(map(str, default))
+            if isinstance(default, tuple)
+            else default
         )
         choices = _CONFIG_CHOICES.get(field.name)
         group.add_argument(
@@ -139,7 +145,7 @@ def _add_config_options(
             dest=field.name,
             type=parse,
             choices=choices,
-            default=None if unset_default else field.default,
+            default=None if unset_default else default,
             metavar="{" + ",".join(choices) + "}"
             if choices
             else field.name.upper(),
@@ -196,14 +202,18 @@ def _add_data_options(
     )
 
 
-def _config_from(args: argparse.Namespace) -> GANConfig:
+def _config_from(
+    args: argparse.Namespace, base: GANConfig | None = None
+) -> GANConfig:
+    """The GANConfig of the options given, the others from `base` (the
+    reference GAN by default)."""
     values = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(GANConfig)
         if getattr(args, field.name) is not None
     }
     try:
-        return GANConfig(**values)
+        return dataclasses.replace(base or GANConfig(), **values)
     except ValueError as error:
         raise UsageError(f"gan-jax: invalid configuration: {error}") from None
 
@@ -258,7 +268,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(run_parser, unset_default=True)
     _add_run_options(run_parser)
-    _add_config_options(run_parser, unset_default=True)
+    _add_config_options(
+        run_parser, unset_default=True, defaults=RunSettings().gan
+    )
 
     study_parser = commands.add_parser(
         "study",
@@ -276,7 +288,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(
         study_parser, out_dir=DEFAULT_STUDIES_DIR, seeds=STUDY_SEEDS
     )
-    _add_config_options(study_parser, unset_default=True)
+    _add_config_options(
+        study_parser, unset_default=True, defaults=RunSettings().gan
+    )
 
     detect_parser = commands.add_parser(
         "detect",
@@ -894,7 +908,9 @@ def _run_inputs(args: argparse.Namespace):
         for name in ("forest_rows_per_tree", "gan_select_every"):
             if given.get(name) == 0:  # 'all' or 'none'
                 given[name] = None
-        settings = RunSettings(**given, gan=_config_from(args))
+        settings = RunSettings(
+            **given, gan=_config_from(args, RunSettings().gan)
+        )
     except ValueError as error:
         raise UsageError(f"gan-jax {command}: {error}") from None
     return data_options, settings, None
