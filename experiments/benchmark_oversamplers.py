@@ -84,7 +84,7 @@ VARIANTS = (
 SELECTED = ("reference/minmax", "reference/quantile")
 SELECT_EVERY = 250
 #: The method `gan-jax run` uses by default, shown pair by pair.
-DEFAULT_METHOD = "gan reference/minmax 1000"
+DEFAULT_METHOD = "gan conditional/quantile 3000"
 RATIO = 0.25
 TEST_SIZE = 0.3
 ALPHA = 0.05
