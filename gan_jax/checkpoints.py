@@ -425,6 +425,7 @@ def train_many_checkpointed(
         for checkpoint, part, part_labels in zip(
             current, rows, labels, strict=True
         )
+        if select_every is not None
     ]
     scaled = [
         checkpoint.scaler.transform(part)
